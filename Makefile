@@ -1,0 +1,53 @@
+# The two commands: `make run` (the whole service, locally) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/timeline
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test lint format install services clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+.env:
+	@printf 'SECRET_KEY=%s\nDEBUG=1\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env with a new random SECRET_KEY (development settings)."
+
+## run: install, migrate, load the seed data, create an admin, start web + worker + beat
+run: install .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py loaddata fixtures/seed.json
+	$(BIN)/python manage.py ensure_admin
+	@mkdir -p .run
+	PATH="$(abspath $(BIN)):$$PATH" RUN_PORT=$(PORT) exec $(BIN)/honcho -f Procfile start
+
+## test: install and run the whole suite against PostgreSQL and Redis on localhost
+test: install
+	bash bin/ensure-services
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=test-only-not-secret DEBUG=0 \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) EMAIL_URL=consolemail:// \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .run staticfiles

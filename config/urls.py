@@ -1,0 +1,13 @@
+"""Top-level URL configuration."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Kazakhstan–Russia timeline"
+admin.site.site_title = "Timeline admin"
+admin.site.index_title = "The record"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("timeline.urls")),
+]

@@ -1,0 +1,80 @@
+"""Shared fixtures: users in the editor groups, and a real Celery worker process."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def superuser(db) -> User:
+    return User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
+
+
+def _staff_in(group_name: str, username: str) -> User:
+    user = User.objects.create_user(username, f"{username}@example.com", "pw-123-staff", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def editor(db) -> User:
+    return _staff_in("Editors", "eddie")
+
+
+@pytest.fixture
+def publisher(db) -> User:
+    return _staff_in("Publishers", "paula")
+
+
+def worker_environment() -> dict[str, str]:
+    """Return the environment for a child process that must use the test database."""
+    settings = connection.settings_dict
+    url = (
+        f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
+        f"{settings['PORT'] or 5432}/{settings['NAME']}"
+    )
+    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """Start `celery worker` as production does, against Redis and the test database."""
+    log = (tmp_path / "worker.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
+         "--concurrency=1", "--without-gossip", "--without-mingle"],
+        cwd=ROOT,
+        env=worker_environment(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.seek(0)
+        print(log.read()[-4000:])
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
+    """Poll *predicate* until it returns something truthy, or fail after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

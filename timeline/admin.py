@@ -1,0 +1,138 @@
+"""The editors' admin: the record with filters, search, actions, history and undo."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django_countries.filters import CountryFilter
+from reversion.admin import VersionAdmin
+
+from .models import Actor, Event, Heartbeat, Place, Source, Topic, Track
+
+
+class SourceInline(admin.TabularInline):
+    model = Source
+    extra = 1
+    fields = ("url", "title", "publisher", "published_on", "quote")
+
+
+@admin.register(Event)
+class EventAdmin(VersionAdmin):
+    list_display = ("title", "local_start", "precision", "kind", "status", "published")
+    list_filter = (
+        "status",
+        "kind",
+        "topics",
+        ("countries", CountryFilter),
+        "track",
+        "precision",
+        "published",
+    )
+    list_select_related = ("place",)
+    search_fields = ("title", "description", "participants__name")
+    date_hierarchy = "start_utc"
+    autocomplete_fields = ("place", "participants", "topics", "track")
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [SourceInline]
+    actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
+    readonly_fields = ("uid", "sequence", "start_utc", "end_utc", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "kind", "status", "published", "summary", "description")}),
+        (
+            "When",
+            {
+                "fields": (
+                    "precision",
+                    ("start_date", "start_time"),
+                    ("end_date", "end_time"),
+                    "timezone",
+                    ("start_utc", "end_utc"),
+                )
+            },
+        ),
+        ("Where and who", {"fields": ("place", "countries", "participants", "topics")}),
+        ("Track", {"fields": ("track", ("baseline_date", "baseline_precision"))}),
+        ("Record", {"fields": ("uid", "sequence", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description="local start", ordering="start_utc")
+    def local_start(self, event: Event) -> str:
+        return f"{event.when} ({event.effective_timezone})"
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("timeline.publish_event")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Event | None = None) -> tuple:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not self.has_publish_permission(request):
+            fields += ("published",)
+        return fields
+
+    def _set_published(self, request: HttpRequest, queryset: QuerySet, value: bool) -> None:
+        events = [event for event in queryset if event.published != value]
+        for event in events:
+            event.published = value
+            event.save(update_fields=["published", "updated_at"])
+        verb = "Published" if value else "Unpublished"
+        self.message_user(request, f"{verb} {len(events)} event(s).", messages.SUCCESS)
+
+    @admin.action(description="Publish selected events", permissions=["publish"])
+    def publish(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_published(request, queryset, True)
+
+    @admin.action(description="Unpublish selected events", permissions=["publish"])
+    def unpublish(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_published(request, queryset, False)
+
+    @admin.action(description="Mark selected events cancelled", permissions=["change"])
+    def mark_cancelled(self, request: HttpRequest, queryset: QuerySet) -> None:
+        events = [event for event in queryset if event.status != Event.Status.CANCELLED]
+        for event in events:
+            event.status = Event.Status.CANCELLED
+            event.save()
+        self.message_user(request, f"Cancelled {len(events)} event(s).", messages.SUCCESS)
+
+    @admin.action(description="Duplicate selected events as drafts", permissions=["add"])
+    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        copies = [event.duplicate() for event in queryset]
+        self.message_user(request, f"Created {len(copies)} draft copy(ies).", messages.SUCCESS)
+
+
+@admin.register(Place)
+class PlaceAdmin(VersionAdmin):
+    list_display = ("name", "country", "timezone")
+    list_filter = ("country",)
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Actor)
+class ActorAdmin(VersionAdmin):
+    list_display = ("name", "kind", "role", "country")
+    list_filter = ("kind", "country")
+    search_fields = ("name", "role")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Topic)
+class TopicAdmin(VersionAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Track)
+class TrackAdmin(VersionAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name",)
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ("name", "beat_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Heartbeat | None = None) -> bool:
+        return False

@@ -1,0 +1,418 @@
+"""The record: events with their places, actors, topics, tracks and sources."""
+
+import datetime as dt
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.signals import pre_save
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.text import slugify
+from django_countries.fields import CountryField
+
+from . import timing
+
+
+def validate_iana_zone(value: str) -> None:
+    """Refuse anything that is not an IANA time zone name, such as 'Asia/Almaty'."""
+    if value and not timing.is_iana_zone(value):
+        raise ValidationError(
+            "“%(value)s” is not an IANA time zone name; use a name such as Asia/Almaty.",
+            code="invalid_zone",
+            params={"value": value},
+        )
+
+
+class Precision(models.TextChoices):
+    MINUTE = timing.MINUTE, "Exact time"
+    DAY = timing.DAY, "Day"
+    MONTH = timing.MONTH, "Month"
+    QUARTER = timing.QUARTER, "Quarter"
+    YEAR = timing.YEAR, "Year"
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    country = CountryField()
+    timezone = models.CharField(
+        "time zone", max_length=64, validators=[validate_iana_zone], help_text="IANA name"
+    )
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.country.name}"
+
+    def clean(self) -> None:
+        """Require both coordinates or neither."""
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError("Give both latitude and longitude, or neither.")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_timezone = instance.__dict__.get("timezone")
+        return instance
+
+    def save(self, *args, **kwargs) -> None:
+        """Save, and move the events that take their time zone from this place."""
+        super().save(*args, **kwargs)
+        if getattr(self, "_saved_timezone", self.timezone) != self.timezone:
+            for event in self.events.filter(timezone=""):
+                event.save()
+        self._saved_timezone = self.timezone
+
+
+class Actor(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", "Person"
+        ORGANISATION = "organisation", "Organisation"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
+    role = models.CharField(max_length=300, blank=True)
+    country = CountryField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role})" if self.role else self.name
+
+
+class Topic(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Track(models.Model):
+    """A long project whose milestones are followed against their baseline dates."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    countries = CountryField(multiple=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventQuerySet(models.QuerySet):
+    def published(self) -> "EventQuerySet":
+        """Return the events readers may see."""
+        return self.filter(published=True)
+
+
+class Event(models.Model):
+    class Kind(models.TextChoices):
+        VISIT = "visit", "Visit"
+        MEETING = "meeting", "Meeting"
+        TALKS = "talks", "Talks"
+        SIGNING = "signing", "Signing"
+        SUMMIT = "summit", "Summit"
+        OPENING = "opening", "Opening"
+        MILESTONE = "milestone", "Milestone"
+        STATEMENT = "statement", "Statement"
+
+    class Status(models.TextChoices):
+        TENTATIVE = "tentative", "Tentative"
+        CONFIRMED = "confirmed", "Confirmed"
+        POSTPONED = "postponed", "Postponed"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+
+    # Changes to any of these are changes of time, place or status: they bump `sequence`.
+    SCHEDULE_FIELDS = (
+        "precision",
+        "start_date",
+        "start_time",
+        "end_date",
+        "end_time",
+        "timezone",
+        "place_id",
+        "status",
+        "start_utc",
+        "end_utc",
+    )
+
+    uid = models.UUIDField("UID", default=uuid.uuid4, unique=True, editable=False)
+    slug = models.SlugField(max_length=200, unique=True)
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True, help_text="One or two sentences.")
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    published = models.BooleanField(default=False, help_text="Drafts are seen only in the admin.")
+
+    precision = models.CharField(
+        "date precision", max_length=10, choices=Precision.choices, default=Precision.DAY
+    )
+    start_date = models.DateField(help_text="Local date; for a month, quarter or year, any day in it.")
+    start_time = models.TimeField(null=True, blank=True, help_text="Local time; exact time only.")
+    end_date = models.DateField(null=True, blank=True, help_text="Last local day (inclusive).")
+    end_time = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(
+        "time zone",
+        max_length=64,
+        blank=True,
+        validators=[validate_iana_zone],
+        help_text="IANA name; leave blank to use the place's.",
+    )
+    start_utc = models.DateTimeField("start (UTC)", editable=False, db_index=True)
+    end_utc = models.DateTimeField("end (UTC, exclusive)", null=True, editable=False)
+
+    place = models.ForeignKey(
+        Place, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    participants = models.ManyToManyField(Actor, blank=True, related_name="events")
+    topics = models.ManyToManyField(Topic, blank=True, related_name="events")
+    countries = CountryField(multiple=True, blank=True)
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    baseline_date = models.DateField(
+        null=True, blank=True, help_text="Milestones: the originally planned date."
+    )
+    baseline_precision = models.CharField(
+        max_length=10, choices=Precision.choices, blank=True, default=""
+    )
+
+    sequence = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["start_utc", "title"]
+        permissions = [("publish_event", "Can publish and unpublish events")]
+        indexes = [models.Index(fields=["published", "start_utc"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_schedule = instance._schedule()
+        return instance
+
+    def _schedule(self) -> tuple:
+        return tuple(self.__dict__.get(name) for name in self.SCHEDULE_FIELDS)
+
+    def get_absolute_url(self) -> str:
+        return reverse("timeline:event-detail", kwargs={"slug": self.slug})
+
+    # --- time -------------------------------------------------------------------------------
+    @property
+    def effective_timezone(self) -> str:
+        """Return the event's zone: its own, else its place's, else UTC."""
+        if self.timezone:
+            return self.timezone
+        if self.place_id and self.place.timezone:
+            return self.place.timezone
+        return "UTC"
+
+    @property
+    def is_calendar_dated(self) -> bool:
+        """Tell whether the date is known to the day (so it belongs in calendars)."""
+        return self.precision not in timing.COARSER_THAN_DAY
+
+    @property
+    def when(self) -> str:
+        """Return the date at its precision, e.g. '11–12 Nov 2025'."""
+        return timing.describe(
+            self.precision, self.start_date, self.start_time, self.end_date, self.end_time
+        )
+
+    @property
+    def local_start(self) -> dt.datetime:
+        """Return the start as an aware datetime in the event's zone."""
+        return self.start_utc.astimezone(timing.zone(self.effective_timezone))
+
+    @property
+    def baseline_label(self) -> str:
+        """Return the baseline date at its precision, or ''."""
+        if not self.baseline_date:
+            return ""
+        return timing.describe(self.baseline_precision or timing.DAY, self.baseline_date)
+
+    @property
+    def slip_days(self) -> int | None:
+        """Return how many days the milestone has moved from its baseline (later is positive)."""
+        if not self.baseline_date:
+            return None
+        return (self.start_date - timing.period_start(self.baseline_date, self.baseline_precision)).days
+
+    # --- validation -------------------------------------------------------------------------
+    def _normalise(self) -> None:
+        if self.precision in timing.COARSER_THAN_DAY and self.start_date:
+            self.start_date = timing.period_start(self.start_date, self.precision)
+        if self.end_time is not None and self.end_date is None:
+            self.end_date = self.start_date
+        if self.baseline_date and not self.baseline_precision:
+            self.baseline_precision = timing.DAY
+
+    def clean(self) -> None:
+        """Check the event as an editor would expect, with messages that say what to fix."""
+        errors: dict[str, list[str]] = {}
+
+        def add(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        label = Precision(self.precision).label.lower() if self.precision else ""
+        if self.precision == Precision.MINUTE:
+            if self.start_time is None:
+                add("start_time", "An event with an exact time needs a start time.")
+        else:
+            if self.start_time is not None:
+                add(
+                    "start_time",
+                    f"A time was given for a {label}-precision event: clear the time, "
+                    "or set the precision to exact time.",
+                )
+            if self.end_time is not None:
+                add("end_time", f"A {label}-precision event has no end time.")
+        if self.precision in timing.COARSER_THAN_DAY and self.end_date is not None:
+            add("end_date", f"An event known only to the {label} has no end date; leave it blank.")
+        if self.kind == self.Kind.MILESTONE and not self.track_id:
+            add("track", "A milestone belongs to a track; choose one.")
+        if self.baseline_date and self.kind != self.Kind.MILESTONE:
+            add("baseline_date", "Only milestones keep a baseline date.")
+        if self.baseline_precision and not self.baseline_date:
+            add("baseline_date", "Give the baseline date for this baseline precision.")
+        if not errors and self.start_date:
+            self._normalise()
+            zone_name = self.timezone or (self.place.timezone if self.place_id else "")
+            if self.precision == Precision.MINUTE and not zone_name:
+                add("timezone", "An event with an exact time needs a time zone or a place.")
+            elif not zone_name or timing.is_iana_zone(zone_name):
+                self._check_span(add, zone_name or "UTC")
+        if errors:
+            raise ValidationError(errors)
+
+    def _check_span(self, add, zone_name: str) -> None:
+        try:
+            span = self._span(zone_name)
+        except timing.LocalTimeError as exc:
+            add("start_time" if self.start_time else "start_date", str(exc))
+            return
+        if span.end is not None and span.end <= span.start:
+            field = "end_time" if self.end_time is not None else "end_date"
+            add(field, "The end is before the start.")
+
+    def _span(self, zone_name: str) -> timing.Span:
+        return timing.utc_span(
+            self.precision, zone_name, self.start_date, self.start_time, self.end_date, self.end_time
+        )
+
+    # --- saving -----------------------------------------------------------------------------
+    def save(self, *args, **kwargs) -> None:
+        """Save, storing the UTC span and bumping the sequence on a change of time, place or status."""
+        self._normalise()
+        if not self.slug:
+            self.slug = unique_slug(self.title)
+        span = self._span(self.effective_timezone)
+        self.start_utc, self.end_utc = span.start, span.end
+        saved = getattr(self, "_saved_schedule", None)
+        if saved is not None and saved != self._schedule():
+            self.sequence += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "sequence", "start_utc", "end_utc"}
+        super().save(*args, **kwargs)
+        self._saved_schedule = self._schedule()
+
+    def duplicate(self) -> "Event":
+        """Return a saved, unpublished copy with a new UID, slug, participants, topics and sources."""
+        copy = Event.objects.get(pk=self.pk)
+        copy.pk = copy.id = None
+        copy._state.adding = True
+        copy._saved_schedule = None
+        copy.uid = uuid.uuid4()
+        copy.title = f"{self.title} (copy)"
+        copy.slug = unique_slug(copy.title)
+        copy.published = False
+        copy.sequence = 0
+        copy.save()
+        copy.participants.set(self.participants.all())
+        copy.topics.set(self.topics.all())
+        for source in self.sources.all():
+            source.pk = source.id = None
+            source.event = copy
+            source._state.adding = True
+            source.save()
+        return copy
+
+    def keep_sequence_monotonic(self) -> None:
+        """Before a raw save (revert, recover, fixture load), never let the sequence go down.
+
+        A raw save restores an old version's fields, sequence included; calendar clients ignore
+        an update whose SEQUENCE is not higher than the one they hold.
+        """
+        current = Event.objects.filter(pk=self.pk).first()
+        if current is None:
+            return
+        changed = current._schedule() != tuple(
+            getattr(self, name) for name in self.SCHEDULE_FIELDS
+        )
+        self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
+        self._saved_schedule = self._schedule()
+
+
+def unique_slug(title: str, exclude_pk: int | None = None) -> str:
+    """Return a slug for *title* that no other event uses."""
+    base = slugify(title)[:180] or "event"
+    candidate, number = base, 1
+    while Event.objects.filter(slug=candidate).exclude(pk=exclude_pk).exists():
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+@receiver(pre_save, sender=Event)
+def _before_raw_event_save(sender, instance: Event, raw: bool, **kwargs) -> None:
+    # Raw saves (reversion's revert and recover, loaddata) bypass Event.save().
+    if raw:
+        instance.keep_sequence_monotonic()
+
+
+class Source(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sources")
+    url = models.URLField("URL", max_length=600)
+    title = models.CharField(max_length=300, blank=True)
+    publisher = models.CharField(max_length=200)
+    published_on = models.DateField("publication date")
+    quote = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["published_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.publisher}, {self.published_on:%d %b %Y}"
+
+
+class Heartbeat(models.Model):
+    """The last time a background process proved it was alive (shown by /healthz)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,144 @@
+"""Pure time arithmetic for events: local wall time and precision in, UTC and labels out."""
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+MINUTE, DAY, MONTH, QUARTER, YEAR = "minute", "day", "month", "quarter", "year"
+COARSER_THAN_DAY = frozenset({MONTH, QUARTER, YEAR})
+
+
+class LocalTimeError(ValueError):
+    """A local wall time that cannot be placed on the UTC line."""
+
+
+@cache
+def available_zones() -> frozenset[str]:
+    """Return every IANA zone name the pinned tzdata package knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_iana_zone(name: str) -> bool:
+    """Tell whether *name* is an IANA time zone name known to tzdata."""
+    return name in available_zones()
+
+
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """Return the ZoneInfo for an IANA name."""
+    return zoneinfo.ZoneInfo(name)
+
+
+def period_start(day: dt.date, precision: str) -> dt.date:
+    """Return the first day of the month, quarter or year that *day* falls in."""
+    if precision == MONTH:
+        return day.replace(day=1)
+    if precision == QUARTER:
+        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    if precision == YEAR:
+        return dt.date(day.year, 1, 1)
+    return day
+
+
+def period_end(day: dt.date, precision: str) -> dt.date:
+    """Return the day after the last day of the period *day* starts (an exclusive end)."""
+    start = period_start(day, precision)
+    if precision == MONTH:
+        months = 1
+    elif precision == QUARTER:
+        months = 3
+    elif precision == YEAR:
+        months = 12
+    else:
+        return start + dt.timedelta(days=1)
+    month_index = start.month - 1 + months
+    return dt.date(start.year + month_index // 12, month_index % 12 + 1, 1)
+
+
+def local_datetime(day: dt.date, at: dt.time | None, zone_name: str) -> dt.datetime:
+    """Return the aware local datetime for a wall-clock date and time in a zone.
+
+    Raise LocalTimeError for a time skipped by a clock change (it never happens there).
+    """
+    tz = zone(zone_name)
+    naive = dt.datetime.combine(day, at or dt.time(0, 0))
+    aware = naive.replace(tzinfo=tz)
+    round_trip = aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
+    if round_trip != naive:
+        raise LocalTimeError(
+            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it."
+        )
+    return aware
+
+
+@dataclass(frozen=True)
+class Span:
+    """An event's place on the UTC line: start, and exclusive end (None when open)."""
+
+    start: dt.datetime
+    end: dt.datetime | None
+
+
+def utc_span(
+    precision: str,
+    zone_name: str,
+    start_date: dt.date,
+    start_time: dt.time | None = None,
+    end_date: dt.date | None = None,
+    end_time: dt.time | None = None,
+) -> Span:
+    """Return the UTC span of an event given in local wall time at some precision."""
+    if precision == MINUTE:
+        start = local_datetime(start_date, start_time, zone_name)
+        end = None
+        if end_time is not None:
+            end = local_datetime(end_date or start_date, end_time, zone_name)
+        elif end_date is not None:
+            end = local_datetime(end_date + dt.timedelta(days=1), None, zone_name)
+    elif precision == DAY:
+        start = local_datetime(start_date, None, zone_name)
+        last_day = end_date or start_date
+        end = local_datetime(last_day + dt.timedelta(days=1), None, zone_name)
+    else:
+        first = period_start(start_date, precision)
+        start = local_datetime(first, None, zone_name)
+        end = local_datetime(period_end(first, precision), None, zone_name)
+    return Span(start.astimezone(dt.UTC), end.astimezone(dt.UTC) if end else None)
+
+
+def describe(
+    precision: str,
+    start_date: dt.date,
+    start_time: dt.time | None = None,
+    end_date: dt.date | None = None,
+    end_time: dt.time | None = None,
+) -> str:
+    """Return a human label for a date at its precision, e.g. '11–12 Nov 2025'."""
+    if precision == YEAR:
+        return f"{start_date.year}, date to be announced"
+    if precision == QUARTER:
+        return f"Q{(start_date.month - 1) // 3 + 1} {start_date.year}, date to be announced"
+    if precision == MONTH:
+        return f"{start_date:%B %Y}, date to be announced"
+    if precision == DAY:
+        return _describe_days(start_date, end_date)
+    label = f"{_day_label(start_date)} {start_time:%H:%M}" if start_time else _day_label(start_date)
+    if end_time is not None:
+        if end_date is None or end_date == start_date:
+            return f"{label}–{end_time:%H:%M}"
+        return f"{label} – {_day_label(end_date)} {end_time:%H:%M}"
+    return label
+
+
+def _day_label(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _describe_days(first: dt.date, last: dt.date | None) -> str:
+    if last is None or last == first:
+        return _day_label(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {first:%b %Y}"
+    if first.year == last.year:
+        return f"{first.day} {first:%b} – {last.day} {last:%b %Y}"
+    return f"{_day_label(first)} – {_day_label(last)}"
