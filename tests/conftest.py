@@ -7,10 +7,19 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory):
+    """Collect static files once, so pages render with hashed names as in production."""
+    settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture
@@ -19,7 +28,9 @@ def superuser(db) -> User:
 
 
 def _staff_in(group_name: str, username: str) -> User:
-    user = User.objects.create_user(username, f"{username}@example.com", "pw-123-staff", is_staff=True)
+    user = User.objects.create_user(
+        username, f"{username}@example.com", "pw-123-staff", is_staff=True
+    )
     user.groups.add(Group.objects.get(name=group_name))
     return user
 
@@ -49,8 +60,18 @@ def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` as production does, against Redis and the test database."""
     log = (tmp_path / "worker.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
-         "--concurrency=1", "--without-gossip", "--without-mingle"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         cwd=ROOT,
         env=worker_environment(),
         stdout=log,

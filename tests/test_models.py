@@ -20,7 +20,9 @@ def errors_of(event: Event) -> dict[str, list[str]]:
 
 
 def test_timed_event_in_almaty_is_stored_at_0500_utc():
-    event = EventFactory(precision="minute", start_date=dt.date(2025, 11, 12), start_time=dt.time(10))
+    event = EventFactory(
+        precision="minute", start_date=dt.date(2025, 11, 12), start_time=dt.time(10)
+    )
     event.refresh_from_db()
     assert event.start_utc == dt.datetime(2025, 11, 12, 5, 0, tzinfo=dt.UTC)
     assert event.local_start.utcoffset() == dt.timedelta(hours=5)
@@ -67,7 +69,10 @@ def test_place_with_unknown_time_zone_is_refused():
 
 def test_time_on_a_year_precision_event_is_refused():
     event = EventFactory.build(
-        place=PlaceFactory(), precision="year", start_date=dt.date(2026, 1, 1), start_time=dt.time(9)
+        place=PlaceFactory(),
+        precision="year",
+        start_date=dt.date(2026, 1, 1),
+        start_time=dt.time(9),
     )
     assert "A time was given for a year-precision event" in errors_of(event)["start_time"][0]
 

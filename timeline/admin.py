@@ -1,6 +1,7 @@
 """The editors' admin: the record with filters, search, actions, history and undo."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_countries.filters import CountryFilter
@@ -13,6 +14,7 @@ class SourceInline(admin.TabularInline):
     model = Source
     extra = 1
     fields = ("url", "title", "publisher", "published_on", "quote")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Event)
@@ -36,7 +38,10 @@ class EventAdmin(VersionAdmin):
     actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
     readonly_fields = ("uid", "sequence", "start_utc", "end_utc", "created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("title", "slug", "kind", "status", "published", "summary", "description")}),
+        (
+            None,
+            {"fields": ("title", "slug", "kind", "status", "published", "summary", "description")},
+        ),
         (
             "When",
             {

@@ -48,17 +48,6 @@ class Place(models.Model):
     def __str__(self) -> str:
         return f"{self.name}, {self.country.name}"
 
-    def clean(self) -> None:
-        """Require both coordinates or neither."""
-        if (self.latitude is None) != (self.longitude is None):
-            raise ValidationError("Give both latitude and longitude, or neither.")
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._saved_timezone = instance.__dict__.get("timezone")
-        return instance
-
     def save(self, *args, **kwargs) -> None:
         """Save, and move the events that take their time zone from this place."""
         super().save(*args, **kwargs)
@@ -66,6 +55,17 @@ class Place(models.Model):
             for event in self.events.filter(timezone=""):
                 event.save()
         self._saved_timezone = self.timezone
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_timezone = instance.__dict__.get("timezone")
+        return instance
+
+    def clean(self) -> None:
+        """Require both coordinates or neither."""
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValidationError("Give both latitude and longitude, or neither.")
 
 
 class Actor(models.Model):
@@ -163,7 +163,9 @@ class Event(models.Model):
     precision = models.CharField(
         "date precision", max_length=10, choices=Precision.choices, default=Precision.DAY
     )
-    start_date = models.DateField(help_text="Local date; for a month, quarter or year, any day in it.")
+    start_date = models.DateField(
+        help_text="Local date; for a month, quarter or year, any day in it."
+    )
     start_time = models.TimeField(null=True, blank=True, help_text="Local time; exact time only.")
     end_date = models.DateField(null=True, blank=True, help_text="Last local day (inclusive).")
     end_time = models.TimeField(null=True, blank=True)
@@ -207,6 +209,26 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    # --- saving -----------------------------------------------------------------------------
+    def save(self, *args, **kwargs) -> None:
+        """Save with the UTC span; bump the sequence on a change of time, place or status."""
+        self._normalise()
+        if not self.slug:
+            self.slug = unique_slug(self.title)
+        span = self._span(self.effective_timezone)
+        self.start_utc, self.end_utc = span.start, span.end
+        saved = getattr(self, "_saved_schedule", None)
+        if saved is not None and saved != self._schedule():
+            self.sequence += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "sequence", "start_utc", "end_utc"}
+        super().save(*args, **kwargs)
+        self._saved_schedule = self._schedule()
+
+    def get_absolute_url(self) -> str:
+        return reverse("timeline:event-detail", kwargs={"slug": self.slug})
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
@@ -215,9 +237,6 @@ class Event(models.Model):
 
     def _schedule(self) -> tuple:
         return tuple(self.__dict__.get(name) for name in self.SCHEDULE_FIELDS)
-
-    def get_absolute_url(self) -> str:
-        return reverse("timeline:event-detail", kwargs={"slug": self.slug})
 
     # --- time -------------------------------------------------------------------------------
     @property
@@ -258,7 +277,9 @@ class Event(models.Model):
         """Return how many days the milestone has moved from its baseline (later is positive)."""
         if not self.baseline_date:
             return None
-        return (self.start_date - timing.period_start(self.baseline_date, self.baseline_precision)).days
+        return (
+            self.start_date - timing.period_start(self.baseline_date, self.baseline_precision)
+        ).days
 
     # --- validation -------------------------------------------------------------------------
     def _normalise(self) -> None:
@@ -314,33 +335,22 @@ class Event(models.Model):
             add("start_time" if self.start_time else "start_date", str(exc))
             return
         if span.end is not None and span.end <= span.start:
-            field = "end_time" if self.end_time is not None else "end_date"
+            ends_earlier_day = self.end_date is not None and self.end_date < self.start_date
+            field = "end_time" if self.end_time is not None and not ends_earlier_day else "end_date"
             add(field, "The end is before the start.")
 
     def _span(self, zone_name: str) -> timing.Span:
         return timing.utc_span(
-            self.precision, zone_name, self.start_date, self.start_time, self.end_date, self.end_time
+            self.precision,
+            zone_name,
+            self.start_date,
+            self.start_time,
+            self.end_date,
+            self.end_time,
         )
 
-    # --- saving -----------------------------------------------------------------------------
-    def save(self, *args, **kwargs) -> None:
-        """Save, storing the UTC span and bumping the sequence on a change of time, place or status."""
-        self._normalise()
-        if not self.slug:
-            self.slug = unique_slug(self.title)
-        span = self._span(self.effective_timezone)
-        self.start_utc, self.end_utc = span.start, span.end
-        saved = getattr(self, "_saved_schedule", None)
-        if saved is not None and saved != self._schedule():
-            self.sequence += 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "sequence", "start_utc", "end_utc"}
-        super().save(*args, **kwargs)
-        self._saved_schedule = self._schedule()
-
     def duplicate(self) -> "Event":
-        """Return a saved, unpublished copy with a new UID, slug, participants, topics and sources."""
+        """Return a saved, unpublished copy with a new UID and slug, and the same links."""
         copy = Event.objects.get(pk=self.pk)
         copy.pk = copy.id = None
         copy._state.adding = True
@@ -369,9 +379,7 @@ class Event(models.Model):
         current = Event.objects.filter(pk=self.pk).first()
         if current is None:
             return
-        changed = current._schedule() != tuple(
-            getattr(self, name) for name in self.SCHEDULE_FIELDS
-        )
+        changed = current._schedule() != tuple(getattr(self, name) for name in self.SCHEDULE_FIELDS)
         self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
         self._saved_schedule = self._schedule()
 

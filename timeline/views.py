@@ -17,15 +17,15 @@ def timeline(request: HttpRequest) -> HttpResponse:
         .select_related("place", "track")
         .prefetch_related("participants", "topics")
     )
-    years = [(year, list(items)) for year, items in groupby(events, key=lambda e: e.start_date.year)]
+    years = [
+        (year, list(items)) for year, items in groupby(events, key=lambda e: e.start_date.year)
+    ]
     return render(request, "timeline/timeline.html", {"years": years})
 
 
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show one published event with its sources."""
-    event = get_object_or_404(
-        Event.objects.published().select_related("place", "track"), slug=slug
-    )
+    event = get_object_or_404(Event.objects.published().select_related("place", "track"), slug=slug)
     return render(request, "timeline/event_detail.html", {"event": event})
 
 

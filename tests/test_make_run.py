@@ -1,0 +1,92 @@
+"""`make run` from a fresh clone: installs, migrates, seeds, serves, and stops cleanly on Ctrl-C."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+# A newcomer's shell: none of the suite's configuration leaks into the fresh clone.
+SUITE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "EMAIL_URL", "VIRTUAL_ENV")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def status_of(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_make_run_from_a_fresh_clone(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    env = {k: v for k, v in os.environ.items() if k not in SUITE_VARIABLES}
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if ".venv" not in p
+    )
+    port = free_port()
+    log_path = tmp_path / "make-run.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            ["make", "run", f"PORT={port}"],
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and process.poll() is None:
+            if status_of(f"{base}/healthz") == 200:
+                break
+            time.sleep(1)
+        output = log_path.read_text()
+        assert process.poll() is None, output[-3000:]
+        assert status_of(f"{base}/healthz") == 200, output[-3000:]
+        assert status_of(f"{base}/admin/login/") == 200
+        assert status_of(f"{base}/") == 200
+        password = re.search(r"with password: (\S+)", output)
+        assert password, "make run did not print how to log in"
+        assert (clone / "db.sqlite3").exists()
+        # The worker and beat run too: honcho reports each one started.
+        assert re.search(r"worker\.\d+\s+\|", output) and re.search(r"beat\.\d+\s+\|", output)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    deadline = time.monotonic() + 30
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not group_alive(process.pid), "processes were left running after Ctrl-C"
+    assert status_of(f"{base}/healthz") is None
