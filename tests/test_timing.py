@@ -74,6 +74,10 @@ def test_labels_show_the_precision(args, label):
     assert timing.describe(*args) == label
 
 
+def test_coarse_past_dates_are_not_to_be_announced():
+    assert timing.describe("year", dt.date(2022, 1, 1), still_to_come=False) == "2022"
+
+
 def test_iana_names_come_from_tzdata():
     assert timing.is_iana_zone("Asia/Almaty")
     assert not timing.is_iana_zone("Almaty")

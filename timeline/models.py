@@ -137,6 +137,8 @@ class Event(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         COMPLETED = "completed", "Completed"
 
+    UPCOMING_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED, Status.POSTPONED})
+
     # Changes to any of these are changes of time, place or status: they bump `sequence`.
     SCHEDULE_FIELDS = (
         "precision",
@@ -257,7 +259,12 @@ class Event(models.Model):
     def when(self) -> str:
         """Return the date at its precision, e.g. '11–12 Nov 2025'."""
         return timing.describe(
-            self.precision, self.start_date, self.start_time, self.end_date, self.end_time
+            self.precision,
+            self.start_date,
+            self.start_time,
+            self.end_date,
+            self.end_time,
+            still_to_come=self.status in self.UPCOMING_STATUSES,
         )
 
     @property

@@ -112,14 +112,22 @@ def describe(
     start_time: dt.time | None = None,
     end_date: dt.date | None = None,
     end_time: dt.time | None = None,
+    *,
+    still_to_come: bool = True,
 ) -> str:
-    """Return a human label for a date at its precision, e.g. '11–12 Nov 2025'."""
+    """Return a human label for a date at its precision, e.g. '11–12 Nov 2025'.
+
+    A coarse date of something still to come says the exact date is to be announced.
+    """
+    coarse = ""
     if precision == YEAR:
-        return f"{start_date.year}, date to be announced"
-    if precision == QUARTER:
-        return f"Q{(start_date.month - 1) // 3 + 1} {start_date.year}, date to be announced"
-    if precision == MONTH:
-        return f"{start_date:%B %Y}, date to be announced"
+        coarse = f"{start_date.year}"
+    elif precision == QUARTER:
+        coarse = f"Q{(start_date.month - 1) // 3 + 1} {start_date.year}"
+    elif precision == MONTH:
+        coarse = f"{start_date:%B %Y}"
+    if coarse:
+        return f"{coarse}, date to be announced" if still_to_come else coarse
     if precision == DAY:
         return _describe_days(start_date, end_date)
     label = f"{_day_label(start_date)} {start_time:%H:%M}" if start_time else _day_label(start_date)
