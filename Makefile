@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 install: $(VENV)/.installed
 
 .env:
@@ -33,7 +36,7 @@ run: install .env
 	PATH="$(abspath $(BIN)):$$PATH" RUN_PORT=$(PORT) exec $(BIN)/honcho -f Procfile start
 
 ## test: install and run the whole suite against PostgreSQL and Redis on localhost
-test: install
+test: install node_modules/.package-lock.json
 	bash bin/ensure-services
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

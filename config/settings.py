@@ -113,6 +113,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(RUN_DIR / "broker"),
         "data_folder_out": str(RUN_DIR / "broker"),
+        "control_folder": str(RUN_DIR / "broker-control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -127,6 +128,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
 )
 CELERY_BEAT_SCHEDULE = {
     "record-heartbeat": {"task": "timeline.tasks.record_heartbeat", "schedule": 30.0},
+    "publish-all-feeds": {"task": "timeline.tasks.publish_all_feeds", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------
@@ -136,3 +138,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# --- Calendar feeds --------------------------------------------------------------------------
+# Feeds hold events from this many days ago on (keeps them under Google's ~1 MB limit).
+FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
+# How often calendar clients should refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL, Cache-Control).
+FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)

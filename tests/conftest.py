@@ -58,6 +58,9 @@ def worker_environment() -> dict[str, str]:
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` as production does, against Redis and the test database."""
+    from config.celery import app
+
+    app.control.purge()  # messages left by earlier runs belong to other databases
     log = (tmp_path / "worker.log").open("w+")
     process = subprocess.Popen(
         [

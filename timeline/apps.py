@@ -7,3 +7,6 @@ class TimelineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "timeline"
     verbose_name = "Timeline"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the receivers)

@@ -2,12 +2,20 @@
 
 from django.urls import path
 
-from . import views
+from . import feed_views, views
 
 app_name = "timeline"
 
 urlpatterns = [
     path("", views.timeline, name="index"),
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
+    path("events/<slug:slug>.ics", feed_views.event_ics, name="event-ics"),
+    path("feeds/", feed_views.feed_directory, name="feeds"),
+    path("feeds/all.ics", feed_views.all_feed, name="feed-all"),
+    path("feeds/topics/<slug:slug>.ics", feed_views.topic_feed, name="feed-topic"),
+    path("feeds/countries/<str:code>.ics", feed_views.country_feed, name="feed-country"),
+    path("feeds/tracks/<slug:slug>.ics", feed_views.track_feed, name="feed-track"),
+    path("feeds/actors/<slug:slug>.ics", feed_views.actor_feed, name="feed-actor"),
+    path("feeds/private/<str:token>.ics", feed_views.private_feed, name="feed-private"),
     path("healthz", views.healthz, name="healthz"),
 ]

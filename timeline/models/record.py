@@ -8,10 +8,11 @@ from django.db import models
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django_countries.fields import CountryField
 
-from . import timing
+from .. import timing
 
 
 def validate_iana_zone(value: str) -> None:
@@ -346,6 +347,10 @@ class Event(models.Model):
             field = "end_time" if self.end_time is not None and not ends_earlier_day else "end_date"
             add(field, "The end is before the start.")
 
+    def utc_span(self) -> timing.Span:
+        """Return the UTC span computed from the local fields with today's tzdata."""
+        return self._span(self.effective_timezone)
+
     def _span(self, zone_name: str) -> timing.Span:
         return timing.utc_span(
             self.precision,
@@ -389,6 +394,18 @@ class Event(models.Model):
         changed = current._schedule() != tuple(getattr(self, name) for name in self.SCHEDULE_FIELDS)
         self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
         self._saved_schedule = self._schedule()
+        if differs_from_stored(self, current, ignore=("updated_at",)):
+            # An old version coming back is still a change, made now.
+            self.updated_at = timezone.now()
+
+
+def differs_from_stored(instance: models.Model, stored: models.Model, ignore=()) -> bool:
+    """Tell whether any concrete field of *instance* differs from the *stored* row."""
+    return any(
+        getattr(instance, field.attname) != getattr(stored, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.attname not in ignore
+    )
 
 
 def unique_slug(title: str, exclude_pk: int | None = None) -> str:

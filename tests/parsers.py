@@ -1,0 +1,178 @@
+"""Read rendered iCalendar feeds back with three independent parsers, for the tests.
+
+Every parser returns the same shape: a list of dicts sorted by uid, each
+{uid, summary, status, sequence, all_day, start, end}, where a timed event's start and end are
+UTC strings ('YYYY-MM-DDTHH:MM:SSZ') and an all-day event's are dates ('YYYY-MM-DD', end
+exclusive). Without DTEND a timed event ends at its start, an all-day event the next day.
+
+Each library converts local times to UTC its own way, which is the point of using three:
+
+- icalendar resolves a TZID that names an IANA zone with its own zone database (zoneinfo and
+  the tzdata package) and ignores the feed's VTIMEZONE for it;
+- vobject builds a tzinfo from the feed's VTIMEZONE (dateutil's tzical);
+- ical.js (Thunderbird) uses only the feed's VTIMEZONEs (tests/js/parse_ics.mjs).
+
+So a wrong VTIMEZONE is caught by ical.js (and vobject), a wrong TZID or wall time by all three.
+"""
+
+import datetime as dt
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import icalendar
+import vobject
+
+ROOT = Path(__file__).resolve().parent.parent
+PARSE_ICS = ROOT / "tests" / "js" / "parse_ics.mjs"
+ICALJS_PACKAGE = ROOT / "node_modules" / "ical.js" / "package.json"
+ONE_DAY = dt.timedelta(days=1)
+
+
+class ParserUnavailable(RuntimeError):
+    """A parser the tests need is not installed (never a reason to skip a test)."""
+
+
+def _utc_text(moment: dt.datetime, where: str) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{where}: floating date-time {moment.isoformat()} (no TZID, no Z)")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _times(uid: str, start, end) -> tuple[bool, str, str]:
+    """Return (all_day, start, end) in the common shape for parsed DTSTART/DTEND values."""
+    all_day = not isinstance(start, dt.datetime)
+    if end is not None and isinstance(end, dt.datetime) == all_day:
+        raise ValueError(f"{uid}: DTSTART and DTEND are not both dates or both date-times")
+    if all_day:
+        end = end if end is not None else start + ONE_DAY
+        return True, start.isoformat(), end.isoformat()
+    end = end if end is not None else start
+    return False, _utc_text(start, f"DTSTART of {uid}"), _utc_text(end, f"DTEND of {uid}")
+
+
+def _record(uid, summary, status, sequence, start, end) -> dict:
+    all_day, start_text, end_text = _times(uid, start, end)
+    return {
+        "uid": uid,
+        "summary": summary,
+        "status": status,
+        "sequence": sequence,
+        "all_day": all_day,
+        "start": start_text,
+        "end": end_text,
+    }
+
+
+def _sorted(events: list[dict]) -> list[dict]:
+    return sorted(events, key=lambda event: event["uid"])
+
+
+def parse_with_icalendar(data: bytes) -> list[dict]:
+    """Parse with the icalendar library (the one that renders the feeds)."""
+    calendar = icalendar.Calendar.from_ical(data)
+    problems = [
+        (component.name, error) for component in calendar.walk() for error in component.errors
+    ]
+    if problems:
+        raise ValueError(f"icalendar could not read every property: {problems}")
+    events = []
+    for vevent in calendar.walk("VEVENT"):
+        uid = str(vevent["UID"])
+        events.append(
+            _record(
+                uid,
+                str(vevent["SUMMARY"]) if "SUMMARY" in vevent else None,
+                str(vevent["STATUS"]) if "STATUS" in vevent else None,
+                int(vevent.decoded("SEQUENCE")) if "SEQUENCE" in vevent else 0,
+                vevent.decoded("DTSTART"),
+                vevent.decoded("DTEND") if "DTEND" in vevent else None,
+            )
+        )
+    return _sorted(events)
+
+
+def _vobject_value(component, name: str):
+    lines = component.contents.get(name)
+    return lines[0].value if lines else None
+
+
+def parse_with_vobject(data: bytes) -> list[dict]:
+    """Parse with vobject, converting local times with the feed's own VTIMEZONEs."""
+    text = data.decode("utf-8")
+    calendar = vobject.readOne(io.StringIO(text))
+    zones = calendar.contents.get("vtimezone", [])
+    if zones:
+        # vobject keeps one process-wide TZID -> tzinfo map and registers a VTIMEZONE only if
+        # its TZID is not known yet, so a feed read earlier (with other zone data) would decide
+        # this feed's times. Register this feed's zones and read again, as a fresh process would.
+        for vtimezone in zones:
+            vobject.icalendar.registerTzid(vtimezone.tzid.value, vtimezone.gettzinfo())
+        calendar = vobject.readOne(io.StringIO(text))
+    events = []
+    for vevent in calendar.contents.get("vevent", []):
+        uid = _vobject_value(vevent, "uid")
+        sequence = _vobject_value(vevent, "sequence")
+        events.append(
+            _record(
+                uid,
+                _vobject_value(vevent, "summary"),
+                _vobject_value(vevent, "status"),
+                int(sequence) if sequence is not None else 0,
+                _vobject_value(vevent, "dtstart"),
+                _vobject_value(vevent, "dtend"),
+            )
+        )
+    return _sorted(events)
+
+
+def parse_with_icaljs(data: bytes) -> list[dict]:
+    """Parse with ical.js, Thunderbird's parser, through `node tests/js/parse_ics.mjs`."""
+    node = shutil.which("node")
+    if node is None:
+        raise ParserUnavailable(
+            "node is not on PATH: install Node.js 20+, then run `npm ci` in the repository root"
+        )
+    if not ICALJS_PACKAGE.is_file():
+        raise ParserUnavailable(
+            f"ical.js is not installed ({ICALJS_PACKAGE} is missing): run `npm ci` in {ROOT}"
+        )
+    result = subprocess.run(
+        [node, str(PARSE_ICS)],
+        input=data,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"ical.js rejected the calendar (exit {result.returncode}): "
+            f"{result.stderr.decode(errors='replace').strip()}"
+        )
+    return _sorted(json.loads(result.stdout))
+
+
+PARSERS = {
+    "icalendar": parse_with_icalendar,
+    "vobject": parse_with_vobject,
+    "ical.js": parse_with_icaljs,
+}
+
+
+def assert_lines_well_formed(data: bytes) -> None:
+    """Assert RFC 5545 3.1 line structure: CRLF ends only, at most 75 octets a line, each line
+    valid UTF-8 on its own (folding must not split a multi-octet character)."""
+    assert data, "empty calendar"
+    assert data.endswith(b"\r\n"), f"the last line does not end with CRLF: {data[-80:]!r}"
+    lines = data[:-2].split(b"\r\n")
+    for number, line in enumerate(lines, start=1):
+        assert b"\n" not in line, f"line {number} has a bare LF: {line!r}"
+        assert b"\r" not in line, f"line {number} has a bare CR: {line!r}"
+        assert len(line) <= 75, f"line {number} is {len(line)} octets (> 75): {line!r}"
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise AssertionError(f"line {number} is not valid UTF-8 ({error}): {line!r}") from None

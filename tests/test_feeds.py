@@ -1,0 +1,288 @@
+"""Calendar feeds as clients fetch them: parsed alike by three parsers, served with validators."""
+
+import datetime as dt
+import gzip
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from timeline import feeds
+from timeline.models import Event, Feed, PrivateFeed
+
+from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
+from .feed_helpers import expected, generate_events
+from .parsers import (
+    assert_lines_well_formed,
+    parse_with_icaljs,
+    parse_with_icalendar,
+    parse_with_vobject,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def fetch(client, url: str, **headers):
+    response = client.get(url, **headers)
+    assert response.status_code == 200, url
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    return response
+
+
+def assert_three_parsers_agree(body: bytes, events) -> None:
+    assert_lines_well_formed(body)
+    want = expected(events)
+    assert parse_with_icalendar(body) == want
+    assert parse_with_vobject(body) == want
+    assert parse_with_icaljs(body) == want
+
+
+def test_every_seed_feed_reads_the_same_in_three_parsers(client):
+    call_command("loaddata", "fixtures/seed.json", verbosity=0)
+    keys = feeds.public_keys()
+    assert {
+        "all",
+        "topic:nuclear",
+        "country:KZ",
+        "track:kazakhstan-first-nuclear-power-plant",
+    } <= set(keys)
+    for key in keys:
+        feed_spec = feeds.spec(key)
+        body = fetch(client, feed_spec.path).content
+        assert_three_parsers_agree(body, feeds.feed_events(feed_spec.selection))
+    all_events = fetch(client, "/feeds/all.ics").content.decode()
+    assert "DTSTART;VALUE=DATE:20251111" in all_events
+    assert "DTEND;VALUE=DATE:20251113" in all_events  # 11–12 Nov, exclusive end
+    # The 2026 visit is known only to the year: kept out of calendars.
+    assert Event.objects.filter(precision="year").exists()
+    for event in Event.objects.filter(precision="year"):
+        assert str(event.uid) not in all_events
+
+
+def test_generated_feed_reads_the_same_in_three_parsers(client):
+    events = generate_events(400)
+    assert len(events) > 350
+    body = fetch(client, "/feeds/all.ics").content
+    assert_three_parsers_agree(body, feeds.feed_events(feeds.spec("all").selection))
+    assert body.count(b"BEGIN:VEVENT") == len(events)
+    text = body.decode()
+    for zone in ("Asia/Almaty", "Europe/Moscow", "Asia/Omsk", "Europe/Berlin"):
+        assert f"TZID:{zone}\r\n" in text
+    assert "TZID:UTC" not in text  # UTC times are written with Z
+
+
+def test_regressions_almaty_and_far_future_berlin(client):
+    almaty = PlaceFactory(timezone="Asia/Almaty")
+    berlin = PlaceFactory(timezone="Europe/Berlin", country="DE")
+    talks = EventFactory(
+        place=almaty, precision="minute", start_date=dt.date(2025, 11, 12), start_time=dt.time(10)
+    )
+    milestone = EventFactory(
+        place=berlin, precision="minute", start_date=dt.date(2040, 7, 1), start_time=dt.time(10)
+    )
+    summer = EventFactory(
+        place=berlin, precision="minute", start_date=dt.date(2025, 7, 15), start_time=dt.time(10)
+    )
+    body = fetch(client, "/feeds/all.ics").content
+    for parse in (parse_with_icalendar, parse_with_vobject, parse_with_icaljs):
+        starts = {row["uid"]: row["start"] for row in parse(body)}
+        assert starts[str(talks.uid)] == "2025-11-12T05:00:00Z"
+        assert starts[str(milestone.uid)] == "2040-07-01T08:00:00Z"
+        assert starts[str(summer.uid)] == "2025-07-15T08:00:00Z"
+
+
+def test_vevent_carries_every_property(client, settings):
+    topic = TopicFactory(name="Energy")
+    event = EventFactory(
+        title="Talks",
+        summary="Presidents meet.",
+        place=PlaceFactory(name="Astana", latitude=51.128, longitude=71.43),
+        status="cancelled",
+    )
+    event.topics.add(topic)
+    SourceFactory(event=event, url="https://astanatimes.com/2025/11/talks/")
+    event.refresh_from_db()
+    text = fetch(client, "/feeds/all.ics").content.decode().replace("\r\n ", "")
+    for expected_line in (
+        f"UID:{event.uid}",
+        "SUMMARY:Cancelled: Talks",
+        "STATUS:CANCELLED",
+        f"SEQUENCE:{event.sequence}",
+        "DTSTAMP:" + event.updated_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "CREATED:",
+        "LAST-MODIFIED:",
+        "LOCATION:Astana\\, Kazakhstan",
+        "GEO:51.128;71.43",
+        f"URL:{settings.SITE_URL}/events/{event.slug}/",
+        "CATEGORIES:Meeting,Energy",
+        "https://astanatimes.com/2025/11/talks/",
+        "METHOD:PUBLISH",
+        "CALSCALE:GREGORIAN",
+        "X-WR-CALNAME:",
+        "NAME:",
+        "X-WR-CALDESC:",
+        "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
+        "X-PUBLISHED-TTL:PT1H",
+        "SOURCE;VALUE=URI:",
+    ):
+        assert expected_line in text, expected_line
+
+
+def test_serving_validators_conditional_get_head_and_gzip(client):
+    generate_events(20)
+    first = fetch(client, "/feeds/all.ics")
+    second = fetch(client, "/feeds/all.ics")
+    assert first.content == second.content
+    assert first["ETag"] == second["ETag"] and first["ETag"].startswith('"')
+    assert first["Cache-Control"] == "public, max-age=3600"
+    assert first["Content-Disposition"] == 'inline; filename="all.ics"'
+    assert first["Vary"] == "Accept-Encoding"
+
+    not_modified = client.get("/feeds/all.ics", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified["ETag"] == first["ETag"]
+    since = client.get("/feeds/all.ics", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert since.status_code == 304
+    stale = client.get("/feeds/all.ics", HTTP_IF_NONE_MATCH='"something-else"')
+    assert stale.status_code == 200
+
+    head = client.head("/feeds/all.ics")
+    assert head.status_code == 200 and head.content == b""
+    assert head["Content-Length"] == str(len(first.content))
+    assert head["ETag"] == first["ETag"]
+
+    zipped = client.get("/feeds/all.ics", HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == first.content
+    assert zipped["ETag"] != first["ETag"]
+    again = client.get(
+        "/feeds/all.ics", HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=zipped["ETag"]
+    )
+    assert again.status_code == 304
+    assert client.post("/feeds/all.ics").status_code == 405
+
+
+def test_a_feed_never_404s_before_a_worker_published_it(client):
+    EventFactory(countries=["KZ"])
+    assert not Feed.objects.exists()
+    response = fetch(client, "/feeds/countries/kz.ics")
+    assert b"BEGIN:VEVENT" in response.content
+    assert Feed.objects.filter(key="country:KZ").exists()
+
+
+def test_unknown_feeds_answer_404(client):
+    assert client.get("/feeds/topics/no-such-topic.ics").status_code == 404
+    assert client.get("/feeds/countries/XX.ics").status_code == 404
+    assert client.get("/feeds/tracks/nothing.ics").status_code == 404
+    assert client.get("/feeds/actors/nobody.ics").status_code == 404
+    assert client.get("/events/nothing.ics").status_code == 404
+
+
+def test_drafts_coarse_dates_and_old_events_stay_out(client, settings):
+    shown = EventFactory(title="Shown", start_date=dt.date(2027, 1, 1))
+    draft = EventFactory(title="Draft", published=False)
+    coarse = EventFactory(title="Coarse", precision="month", start_date=dt.date(2026, 6, 1))
+    settings.FEED_WINDOW_DAYS = 30
+    old = EventFactory(title="Old", start_date=dt.date(2020, 1, 1))
+    body = fetch(client, "/feeds/all.ics").content.decode()
+    assert str(shown.uid) in body
+    for absent in (draft, coarse, old):
+        assert str(absent.uid) not in body
+
+
+def test_feed_queries_do_not_grow_with_events(client):
+    def queries_for_feed() -> int:
+        feeds.publish("all")
+        with CaptureQueriesContext(connection) as context:
+            fetch(client, "/feeds/all.ics")
+        return len(context.captured_queries)
+
+    generate_events(10)
+    few = queries_for_feed()
+    generate_events(1000, seed=8)
+    assert Event.objects.count() > 900
+    assert queries_for_feed() == few
+
+
+def test_single_event_calendar(client):
+    event = EventFactory(precision="minute", start_time=dt.time(12, 30))
+    response = fetch(client, f"/events/{event.slug}.ics")
+    assert response["Content-Disposition"] == f'inline; filename="{event.slug}.ics"'
+    assert_three_parsers_agree(response.content, [event])
+    again = client.get(f"/events/{event.slug}.ics", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_private_feed_by_secret_token(client):
+    nuclear, trade = TopicFactory(name="Nuclear"), TopicFactory(name="Trade")
+    followed = EventFactory(title="Followed")
+    followed.topics.add(nuclear)
+    other = EventFactory(title="Other", countries=["DE"])
+    other.topics.add(trade)
+    private = PrivateFeed(name="Embassy desk")
+    token = private.issue_token()
+    private.save()
+    private.topics.add(nuclear)
+    assert token not in private.token_hash and len(token) >= 43  # 256 random bits
+
+    body = fetch(client, f"/feeds/private/{token}.ics").content.decode()
+    assert str(followed.uid) in body and str(other.uid) not in body
+
+    for wrong in (token[:-1], token + "x", "A" * len(token), ""):
+        assert client.get(f"/feeds/private/{wrong}.ics").status_code == 404
+    new_token = private.issue_token()
+    private.save()
+    assert client.get(f"/feeds/private/{token}.ics").status_code == 404
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 200
+    private.is_active = False
+    private.save()
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 404
+
+
+def test_publish_changes_touches_only_affected_feeds():
+    energy, education = TopicFactory(slug="energy"), TopicFactory(slug="education")
+    event = EventFactory()
+    event.topics.add(energy)
+    bystander = EventFactory()
+    bystander.topics.add(education)
+    for key in ("all", "topic:energy", "topic:education"):
+        feeds.publish(key)
+    before = dict(Feed.objects.values_list("key", "etag"))
+
+    event.topics.set([education])
+    event.start_date = dt.date(2025, 11, 20)
+    event.save()
+    published = feeds.publish_changes([event.pk])
+    assert {"all", "topic:energy", "topic:education"} <= set(published)
+    after = dict(Feed.objects.values_list("key", "etag"))
+    assert after["all"] != before["all"]
+    energy_feed = Feed.objects.get(key="topic:energy")
+    assert str(event.uid).encode() not in bytes(energy_feed.body)
+    education_feed = Feed.objects.get(key="topic:education")
+    assert str(event.uid).encode() in bytes(education_feed.body)
+
+    # Re-publishing with nothing changed leaves bytes, ETag and Last-Modified alone.
+    unchanged = Feed.objects.get(key="all")
+    feeds.publish("all")
+    again = Feed.objects.get(key="all")
+    assert (again.etag, again.last_modified) == (unchanged.etag, unchanged.last_modified)
+
+
+def test_deleted_event_leaves_its_feeds():
+    event = EventFactory()
+    feeds.publish("all")
+    keys = feeds.keys_for_events([event.pk])
+    event.delete()
+    feeds.publish_changes(keys=keys)
+    assert str(event.uid).encode() not in bytes(Feed.objects.get(key="all").body)
+
+
+def test_publish_feeds_command_recomputes_utc_and_publishes(capsys):
+    event = EventFactory(precision="minute", start_time=dt.time(10))
+    Event.objects.filter(pk=event.pk).update(start_utc=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    call_command("publish_feeds")
+    event.refresh_from_db()
+    assert event.start_utc == dt.datetime(2025, 11, 11, 5, 0, tzinfo=dt.UTC)
+    assert Feed.objects.filter(key="all").exists()
+    assert "Published" in capsys.readouterr().out

@@ -1,0 +1,151 @@
+"""Serve calendar feeds: stored bytes with ETag, Last-Modified, 304, HEAD and gzip."""
+
+import gzip
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date, urlencode
+from django.views.decorators.http import require_safe
+
+from . import feeds
+from .models import Event, Feed, PrivateFeed
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    for part in request.META.get("HTTP_ACCEPT_ENCODING", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def calendar_response(
+    request: HttpRequest,
+    *,
+    etag: str,
+    last_modified,
+    filename: str,
+    load: Callable[[bool], bytes],
+) -> HttpResponse:
+    """Answer with a calendar, or 304 if the client's copy is current.
+
+    *load(gzip: bool) -> bytes* fetches the body only when it is needed.
+    """
+    gzipped = _accepts_gzip(request)
+    tag = etag[:-1] + '-gzip"' if gzipped else etag
+    response = HttpResponse(content_type="text/calendar; charset=utf-8")
+    response["ETag"] = tag
+    response["Last-Modified"] = http_date(last_modified.timestamp())
+    response["Cache-Control"] = f"public, max-age={settings.FEED_REFRESH_MINUTES * 60}"
+    response["Vary"] = "Accept-Encoding"
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    conditional = get_conditional_response(
+        request, etag=tag, last_modified=int(last_modified.timestamp()), response=response
+    )
+    if conditional is not response:
+        for header in ("Cache-Control", "Vary", "Content-Disposition"):
+            conditional[header] = response[header]
+        return conditional
+    content = load(gzipped)
+    if gzipped:
+        response["Content-Encoding"] = "gzip"
+    response["Content-Length"] = str(len(content))
+    if request.method != "HEAD":
+        response.content = content
+    return response
+
+
+def _serve_feed(request: HttpRequest, key: str, filename: str) -> HttpResponse:
+    try:
+        feed = feeds.published(key)
+    except feeds.FeedNotFound:
+        raise Http404("No such feed.") from None
+
+    def load(gzipped: bool) -> bytes:
+        column = "body_gzip" if gzipped else "body"
+        return bytes(Feed.objects.values_list(column, flat=True).get(pk=feed.pk))
+
+    return calendar_response(
+        request, etag=feed.etag, last_modified=feed.last_modified, filename=filename, load=load
+    )
+
+
+@require_safe
+def all_feed(request: HttpRequest) -> HttpResponse:
+    return _serve_feed(request, "all", "all.ics")
+
+
+@require_safe
+def topic_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _serve_feed(request, f"topic:{slug}", f"{slug}.ics")
+
+
+@require_safe
+def country_feed(request: HttpRequest, code: str) -> HttpResponse:
+    return _serve_feed(request, f"country:{code.upper()}", f"{code.upper()}.ics")
+
+
+@require_safe
+def track_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _serve_feed(request, f"track:{slug}", f"{slug}.ics")
+
+
+@require_safe
+def actor_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _serve_feed(request, f"actor:{slug}", f"{slug}.ics")
+
+
+@require_safe
+def private_feed(request: HttpRequest, token: str) -> HttpResponse:
+    private = PrivateFeed.objects.filter(
+        token_hash=PrivateFeed.hash_token(token), is_active=True
+    ).first()
+    if private is None:
+        raise Http404("No such feed.")
+    return _serve_feed(request, private.key, "timeline.ics")
+
+
+@require_safe
+def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
+    """Serve one published event as a calendar file ("Add to calendar")."""
+    event = get_object_or_404(
+        feeds.calendar_events().select_related("place").prefetch_related("topics", "sources"),
+        slug=slug,
+    )
+    body = feeds.render_single(event)
+    return calendar_response(
+        request,
+        etag=feeds.etag_of(body),
+        last_modified=event.updated_at,
+        filename=f"{event.slug}.ics",
+        load=lambda gzipped: gzip.compress(body, mtime=0) if gzipped else body,
+    )
+
+
+def feed_directory(request: HttpRequest) -> HttpResponse:
+    """List every public feed with webcal://, Google Calendar and Outlook links."""
+    entries = []
+    for key in feeds.public_keys():
+        feed_spec = feeds.spec(key)
+        https_url = settings.SITE_URL + feed_spec.path
+        webcal = "webcal://" + https_url.split("://", 1)[1]
+        entries.append(
+            {
+                "spec": feed_spec,
+                "url": https_url,
+                "webcal": webcal,
+                "google": "https://calendar.google.com/calendar/render?"
+                + urlencode({"cid": webcal}),
+                "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+                + urlencode({"url": webcal, "name": feed_spec.title}),
+            }
+        )
+    return render(
+        request,
+        "timeline/feeds.html",
+        {"entries": entries, "index_url": reverse("timeline:index"), "event_model": Event},
+    )

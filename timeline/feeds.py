@@ -1,0 +1,448 @@
+"""Publish calendar feeds: select events, assemble cached VEVENT fragments, store bytes + ETag."""
+
+import datetime as dt
+import gzip
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django_countries import countries
+
+from . import ical, timing
+from .models import (
+    Actor,
+    Event,
+    EventFragment,
+    Feed,
+    FeedMembership,
+    PrivateFeed,
+    Topic,
+    Track,
+)
+
+# Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
+RENDER_VERSION = "1"
+SITE_NAME = "Kazakhstan–Russia timeline"
+CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
+ICAL_STATUS = {
+    Event.Status.TENTATIVE: "TENTATIVE",
+    Event.Status.POSTPONED: "TENTATIVE",
+    Event.Status.CONFIRMED: "CONFIRMED",
+    Event.Status.COMPLETED: "CONFIRMED",
+    Event.Status.CANCELLED: "CANCELLED",
+}
+
+
+class FeedNotFound(LookupError):
+    """No feed answers to this key (unknown topic, revoked private feed, …)."""
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """What a feed key stands for: its title, path and which events it selects."""
+
+    key: str
+    title: str
+    description: str
+    path: str
+    selection: Q
+
+
+# --- which feeds exist -----------------------------------------------------------------------
+def spec(key: str) -> FeedSpec:
+    """Return the spec of a feed key, or raise FeedNotFound."""
+    kind, _, value = key.partition(":")
+    if key == "all":
+        return FeedSpec(
+            key,
+            SITE_NAME,
+            "Every dated event of the Kazakhstan–Russia relationship, with sources.",
+            "/feeds/all.ics",
+            Q(),
+        )
+    if kind == "topic" and (topic := Topic.objects.filter(slug=value).first()):
+        return FeedSpec(
+            key,
+            f"{SITE_NAME}: {topic.name}",
+            f"Events about {topic.name.lower()}.",
+            f"/feeds/topics/{value}.ics",
+            Q(topics=topic),
+        )
+    if kind == "country" and value in countries and value == value.upper():
+        name = countries.name(value)
+        return FeedSpec(
+            key,
+            f"{SITE_NAME}: {name}",
+            f"Events involving {name}.",
+            f"/feeds/countries/{value}.ics",
+            Q(countries__contains=value),
+        )
+    if kind == "track" and (track := Track.objects.filter(slug=value).first()):
+        return FeedSpec(
+            key,
+            f"{SITE_NAME}: {track.name}",
+            f"Milestones and events of {track.name}.",
+            f"/feeds/tracks/{value}.ics",
+            Q(track=track),
+        )
+    if kind == "actor" and (actor := Actor.objects.filter(slug=value).first()):
+        return FeedSpec(
+            key,
+            f"{SITE_NAME}: {actor.name}",
+            f"Events with {actor.name}.",
+            f"/feeds/actors/{value}.ics",
+            Q(participants=actor),
+        )
+    if kind == "private" and value.isdigit():
+        private = PrivateFeed.objects.filter(pk=int(value), is_active=True).first()
+        if private:
+            return FeedSpec(
+                key,
+                f"{SITE_NAME}: {private.name}",
+                "A personal selection of events.",
+                "",  # the path holds the secret token, which is not stored
+                private_selection(private),
+            )
+    raise FeedNotFound(key)
+
+
+def private_selection(private: PrivateFeed) -> Q:
+    """Return the events a private feed follows: any of its topics, countries, tracks, actors."""
+    selection = Q(pk__in=[])
+    if topics := list(private.topics.values_list("pk", flat=True)):
+        selection |= Q(topics__in=topics)
+    if tracks := list(private.tracks.values_list("pk", flat=True)):
+        selection |= Q(track__in=tracks)
+    if actors := list(private.actors.values_list("pk", flat=True)):
+        selection |= Q(participants__in=actors)
+    for code in private.countries:
+        selection |= Q(countries__contains=code.code)
+    return selection
+
+
+def public_keys() -> list[str]:
+    """Return the key of every public feed worth listing."""
+    used_countries = sorted(
+        {
+            code
+            for value in Event.objects.published().values_list("countries", flat=True)
+            for code in value.split(",")
+            if code
+        }
+    )
+    return [
+        "all",
+        *(f"topic:{slug}" for slug in Topic.objects.values_list("slug", flat=True)),
+        *(f"country:{code}" for code in used_countries),
+        *(f"track:{slug}" for slug in Track.objects.values_list("slug", flat=True)),
+        *(f"actor:{slug}" for slug in Actor.objects.values_list("slug", flat=True)),
+    ]
+
+
+def all_keys() -> list[str]:
+    """Return every feed key, public and private."""
+    private = PrivateFeed.objects.filter(is_active=True).values_list("pk", flat=True)
+    return [*public_keys(), *(f"private:{pk}" for pk in private)]
+
+
+def keys_for_events(event_ids: Iterable[int]) -> set[str]:
+    """Return the feeds these events are in now, or belong in after a change."""
+    event_ids = list(event_ids)
+    keys = set(Feed.objects.filter(events__in=event_ids).values_list("key", flat=True))
+    events = (
+        calendar_events()
+        .filter(pk__in=event_ids)
+        .select_related("track")
+        .prefetch_related("topics", "participants")
+    )
+    for event in events:
+        keys.add("all")
+        keys.update(f"topic:{topic.slug}" for topic in event.topics.all())
+        keys.update(f"country:{country.code}" for country in event.countries)
+        keys.update(f"actor:{actor.slug}" for actor in event.participants.all())
+        if event.track:
+            keys.add(f"track:{event.track.slug}")
+        follows = (
+            Q(topics__in=event.topics.all())
+            | Q(actors__in=event.participants.all())
+            | Q(pk__in=[p.pk for p in _private_by_country(event)])
+        )
+        if event.track_id:
+            follows |= Q(tracks=event.track_id)
+        private = PrivateFeed.objects.filter(is_active=True).filter(follows)
+        keys.update(f"private:{pk}" for pk in private.values_list("pk", flat=True).distinct())
+    return keys
+
+
+def _private_by_country(event: Event) -> list[PrivateFeed]:
+    codes = {country.code for country in event.countries}
+    return [
+        private
+        for private in PrivateFeed.objects.filter(is_active=True).exclude(countries="")
+        if codes & {country.code for country in private.countries}
+    ]
+
+
+# --- which events go in ----------------------------------------------------------------------
+def calendar_events() -> QuerySet[Event]:
+    """Return the published events dated to the day or minute (coarser ones stay out)."""
+    return Event.objects.published().filter(precision__in=CALENDAR_PRECISIONS)
+
+
+def window_start(now: dt.datetime | None = None) -> dt.datetime:
+    """Return the earliest end an event may have to stay in feeds."""
+    return (now or timezone.now()) - dt.timedelta(days=settings.FEED_WINDOW_DAYS)
+
+
+def feed_events(selection: Q, now: dt.datetime | None = None) -> QuerySet[Event]:
+    """Return the events of a feed, in a stable order."""
+    cutoff = window_start(now)
+    chosen = Event.objects.filter(selection).values("pk")
+    return (
+        calendar_events()
+        .filter(pk__in=chosen)
+        .filter(Q(end_utc__gte=cutoff) | Q(end_utc__isnull=True, start_utc__gte=cutoff))
+        .order_by("start_utc", "uid")
+    )
+
+
+# --- rendering -------------------------------------------------------------------------------
+def refresh_interval() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.FEED_REFRESH_MINUTES)
+
+
+def fragment_version(updated_at: dt.datetime, sequence: int) -> str:
+    """Return the version a cached VEVENT must carry to be current."""
+    return f"{RENDER_VERSION}|{settings.SITE_URL}|{updated_at.isoformat()}|{sequence}"
+
+
+def calendar_event(event: Event) -> ical.CalendarEvent:
+    """Return the calendar view of an event (place, topics and sources prefetched)."""
+    zone_name = event.effective_timezone
+    if event.precision == timing.DAY:
+        start: dt.date | dt.datetime = event.start_date
+        end: dt.date | dt.datetime | None = (event.end_date or event.start_date) + dt.timedelta(
+            days=1
+        )
+    else:
+        tz = timing.zone(zone_name)
+        start = event.start_utc.astimezone(tz)
+        end = event.end_utc.astimezone(tz) if event.end_utc else None
+    title = event.title
+    if event.status == Event.Status.CANCELLED:
+        title = f"Cancelled: {title}"
+    elif event.status == Event.Status.POSTPONED:
+        title = f"Postponed: {title}"
+    place = event.place
+    return ical.CalendarEvent(
+        uid=str(event.uid),
+        sequence=event.sequence,
+        summary=title,
+        status=ICAL_STATUS[event.status],
+        start=start,
+        end=end,
+        timezone=zone_name,
+        created=event.created_at,
+        last_modified=event.updated_at,
+        description=describe_event(event),
+        location=f"{place.name}, {place.country.name}" if place else "",
+        geo=(float(place.latitude), float(place.longitude))
+        if place and place.latitude is not None
+        else None,
+        url=settings.SITE_URL + event.get_absolute_url(),
+        categories=(event.get_kind_display(), *(topic.name for topic in event.topics.all())),
+    )
+
+
+def describe_event(event: Event) -> str:
+    """Return the DESCRIPTION text: summary, description, and every source with its URL."""
+    parts = [text for text in (event.summary, event.description) if text]
+    sources = list(event.sources.all())
+    if sources:
+        lines = [f"- {s.publisher}, {s.published_on:%d %b %Y}: {s.url}" for s in sources]
+        parts.append("Sources:\n" + "\n".join(lines))
+    parts.append(settings.SITE_URL + event.get_absolute_url())
+    return "\n\n".join(parts)
+
+
+def fragments(events: QuerySet[Event]) -> tuple[list[bytes], dict[str, tuple[dt.date, dt.date]]]:
+    """Return the VEVENT of each event, rendering only those whose cached copy is stale.
+
+    Also return the local dates each time zone must cover.
+    """
+    rows = list(
+        events.values_list(
+            "pk",
+            "updated_at",
+            "sequence",
+            "precision",
+            "timezone",
+            "place__timezone",
+            "start_date",
+            "end_date",
+        )
+    )
+    cached = dict(
+        EventFragment.objects.filter(event__in=events.values("pk")).values_list(
+            "event_id", "version"
+        )
+    )
+    stale = [row[0] for row in rows if cached.get(row[0]) != fragment_version(row[1], row[2])]
+    bodies: dict[int, bytes] = {}
+    if stale:
+        bodies.update(_render_fragments(stale))
+    fresh = [row[0] for row in rows if row[0] not in bodies]
+    if fresh:
+        bodies.update(
+            (pk, bytes(body))
+            for pk, body in EventFragment.objects.filter(event__in=events.values("pk"))
+            .exclude(event_id__in=bodies.keys())
+            .values_list("event_id", "body")
+        )
+    zones: dict[str, tuple[dt.date, dt.date]] = {}
+    for _pk, _updated, _seq, precision, own_zone, place_zone, start, end in rows:
+        zone_name = own_zone or place_zone or "UTC"
+        if precision == timing.DAY or zone_name == "UTC":
+            continue
+        first, last = zones.get(zone_name, (start, end or start))
+        zones[zone_name] = (min(first, start), max(last, end or start))
+    return [bodies[row[0]] for row in rows], zones
+
+
+def _render_fragments(event_ids: list[int]) -> dict[int, bytes]:
+    events = (
+        Event.objects.filter(pk__in=event_ids)
+        .select_related("place")
+        .prefetch_related("topics", "sources")
+    )
+    rendered = {event.pk: (event, ical.render_event(calendar_event(event))) for event in events}
+    EventFragment.objects.bulk_create(
+        [
+            EventFragment(
+                event_id=pk, version=fragment_version(e.updated_at, e.sequence), body=body
+            )
+            for pk, (e, body) in rendered.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["event"],
+        update_fields=["version", "body"],
+    )
+    return {pk: body for pk, (_event, body) in rendered.items()}
+
+
+def render_feed(feed_spec: FeedSpec, now: dt.datetime | None = None) -> tuple[bytes, list[int]]:
+    """Return the bytes of a feed and the ids of the events in it."""
+    events = feed_events(feed_spec.selection, now)
+    bodies, zones = fragments(events)
+    url = settings.SITE_URL + (feed_spec.path or "/feeds/")
+    meta = ical.CalendarMeta(
+        name=feed_spec.title,
+        description=feed_spec.description,
+        url=url,
+        source=url,
+        refresh=refresh_interval(),
+        zones=zones,
+    )
+    ids = list(events.values_list("pk", flat=True))
+    return ical.render_calendar(meta, bodies), ids
+
+
+def render_single(event: Event) -> bytes:
+    """Return a calendar holding one event (place, topics and sources prefetched)."""
+    entry = calendar_event(event)
+    url = settings.SITE_URL + event.get_absolute_url()
+    meta = ical.CalendarMeta(
+        name=event.title,
+        description=event.summary or event.title,
+        url=url,
+        source=url.rstrip("/") + ".ics",
+        refresh=refresh_interval(),
+        zones=ical.zones_of([entry]),
+    )
+    return ical.render_calendar(meta, [ical.render_event(entry)])
+
+
+def etag_of(body: bytes) -> str:
+    """Return a strong ETag for these bytes."""
+    return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+
+
+# --- publishing ------------------------------------------------------------------------------
+def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
+    """Render a feed and store it if its bytes changed; drop it if its key no longer exists."""
+    try:
+        feed_spec = spec(key)
+    except FeedNotFound:
+        Feed.objects.filter(key=key).delete()
+        return None
+    with transaction.atomic():
+        # One publisher per feed at a time; the others wait and then see the new bytes.
+        feed = Feed.objects.select_for_update().filter(key=key).first()
+        body, ids = render_feed(feed_spec, now)
+        etag = etag_of(body)
+        moment = timezone.now().replace(microsecond=0)
+        if feed is None:
+            feed = Feed(key=key, etag="")
+        if feed.etag != etag:
+            feed.body = body
+            feed.body_gzip = gzip.compress(body, mtime=0)
+            feed.etag = etag
+            feed.last_modified = moment
+        feed.event_count = len(ids)
+        feed.published_at = moment
+        feed.save()
+        _set_members(feed, ids)
+    return feed
+
+
+def _set_members(feed: Feed, ids: list[int]) -> None:
+    current = set(FeedMembership.objects.filter(feed=feed).values_list("event_id", flat=True))
+    wanted = set(ids)
+    if gone := current - wanted:
+        FeedMembership.objects.filter(feed=feed, event_id__in=gone).delete()
+    if new := wanted - current:
+        FeedMembership.objects.bulk_create(
+            [FeedMembership(feed=feed, event_id=pk) for pk in new], ignore_conflicts=True
+        )
+
+
+def published(key: str) -> Feed:
+    """Return the stored feed, publishing it now if no worker has yet; raise FeedNotFound."""
+    feed = Feed.objects.defer("body", "body_gzip").filter(key=key).first()
+    if feed is not None:
+        return feed
+    feed = publish(key)
+    if feed is None:
+        raise FeedNotFound(key)
+    return feed
+
+
+def publish_changes(event_ids: Iterable[int] = (), keys: Iterable[str] = ()) -> list[str]:
+    """Re-publish every feed these events or keys touch; return the keys published."""
+    todo = sorted(set(keys) | keys_for_events(event_ids))
+    for key in todo:
+        publish(key)
+    return todo
+
+
+def publish_everything() -> list[str]:
+    """Recompute every event's UTC times (after a tzdata update) and re-publish all feeds."""
+    for event in Event.objects.select_related("place").iterator():
+        span = event.utc_span()
+        if (span.start, span.end) != (event.start_utc, event.end_utc):
+            event.save()
+    keys = sorted(set(all_keys()) | set(Feed.objects.values_list("key", flat=True)))
+    for key in keys:
+        publish(key)
+    return keys
+
+
+def touch_events(events: QuerySet[Event]) -> list[int]:
+    """Mark events changed (a place, topic or source of theirs changed); return their ids."""
+    ids = list(events.values_list("pk", flat=True))
+    Event.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    return ids

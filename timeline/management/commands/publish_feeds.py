@@ -1,0 +1,13 @@
+"""Re-publish every calendar feed, after recomputing UTC times (for a tzdata update or a deploy)."""
+
+from django.core.management.base import BaseCommand
+
+from timeline import feeds
+
+
+class Command(BaseCommand):
+    help = "Recompute every event's UTC times with the installed tzdata and re-publish all feeds."
+
+    def handle(self, *args, **options) -> None:
+        keys = feeds.publish_everything()
+        self.stdout.write(self.style.SUCCESS(f"Published {len(keys)} feed(s)."))

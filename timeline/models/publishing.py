@@ -1,0 +1,91 @@
+"""What is published from the record: calendar feeds, their cached fragments, private feeds."""
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from .record import Actor, Event, Topic, Track
+
+
+class Feed(models.Model):
+    """A published calendar feed: its bytes, their validators, and the events in it."""
+
+    key = models.CharField(max_length=120, unique=True, help_text="e.g. all, topic:energy")
+    body = models.BinaryField()
+    body_gzip = models.BinaryField()
+    etag = models.CharField(max_length=80)
+    last_modified = models.DateTimeField(help_text="When the bytes last changed.")
+    published_at = models.DateTimeField()
+    event_count = models.PositiveIntegerField(default=0)
+    events = models.ManyToManyField(Event, through="FeedMembership", related_name="feeds")
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class FeedMembership(models.Model):
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "event"], name="unique_feed_membership")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} in {self.feed_id}"
+
+
+class EventFragment(models.Model):
+    """An event's rendered VEVENT, valid while `version` matches the event's."""
+
+    event = models.OneToOneField(
+        Event, primary_key=True, on_delete=models.CASCADE, related_name="fragment"
+    )
+    version = models.CharField(max_length=200)
+    body = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"VEVENT of {self.event_id}"
+
+
+class PrivateFeed(models.Model):
+    """A calendar of one reader's own selection, reached through a secret link."""
+
+    name = models.CharField(max_length=200, help_text="Who or what this feed is for.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    topics = models.ManyToManyField(Topic, blank=True)
+    countries = CountryField(multiple=True, blank=True)
+    tracks = models.ManyToManyField(Track, blank=True)
+    actors = models.ManyToManyField(Actor, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    token_issued_at = models.DateTimeField(null=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def key(self) -> str:
+        return f"private:{self.pk}"
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        """Return the stored form of a token (tokens carry 256 random bits, so SHA-256 suffices)."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def issue_token(self) -> str:
+        """Give the feed a new secret token, invalidating the old one; return it (shown once)."""
+        token = secrets.token_urlsafe(32)
+        self.token_hash = self.hash_token(token)
+        self.token_issued_at = timezone.now()
+        return token

@@ -1,0 +1,111 @@
+"""Glue: after a change to the record commits, queue the re-publishing of the feeds it touches.
+
+The decisions (which feeds, what to render) live in timeline.feeds; this module only notices
+changes and queues one task per transaction.
+"""
+
+import logging
+import threading
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
+from django.dispatch import receiver
+
+from . import feeds
+from .models import Actor, Event, Place, PrivateFeed, Source, Topic, Track
+
+log = logging.getLogger(__name__)
+_pending = threading.local()
+
+
+def queue_publish(event_ids=(), keys=()) -> None:
+    """Collect what to publish; send one task when the outermost transaction commits."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        _send({"events": set(event_ids), "keys": set(keys)})
+        return
+    outermost = connection.atomic_blocks[0]
+    batch = getattr(_pending, "batch", None)
+    if batch is None or batch["block"] is not outermost:
+        # A new transaction (an old one may have rolled back, dropping its callback).
+        batch = _pending.batch = {"block": outermost, "events": set(), "keys": set()}
+        transaction.on_commit(partial(_send, batch))
+    batch["events"].update(event_ids)
+    batch["keys"].update(keys)
+
+
+def _send(batch: dict) -> None:
+    from .tasks import publish_changes
+
+    if getattr(_pending, "batch", None) is batch:
+        _pending.batch = None
+    try:
+        publish_changes.delay(sorted(batch["events"]), sorted(batch["keys"]))
+    except Exception:
+        # The broker is down: the record is saved; the periodic full publish catches up.
+        log.exception("Could not queue feed publishing for %s", batch)
+
+
+@receiver(post_save, sender=Event)
+def _event_saved(sender, instance: Event, raw: bool, **kwargs) -> None:
+    queue_publish(event_ids=[instance.pk])
+
+
+@receiver(m2m_changed, sender=Event.topics.through)
+@receiver(m2m_changed, sender=Event.participants.through)
+def _event_links_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+    if not action.startswith("post_"):
+        return
+    if reverse:
+        queue_publish(event_ids=pk_set or ())
+    else:
+        queue_publish(event_ids=[instance.pk])
+
+
+@receiver(pre_delete, sender=Event)
+def _event_deleting(sender, instance: Event, **kwargs) -> None:
+    # Its memberships vanish with it, so note its feeds now.
+    queue_publish(keys=feeds.keys_for_events([instance.pk]))
+
+
+@receiver(post_save, sender=Source)
+@receiver(post_delete, sender=Source)
+def _source_changed(sender, instance: Source, raw: bool = False, **kwargs) -> None:
+    if raw:
+        # Fixture loads and reversion's reverts: the admin saves the event itself afterwards.
+        queue_publish(event_ids=[instance.event_id])
+    else:
+        # Touching a deleted event (a cascade) updates nothing.
+        queue_publish(event_ids=feeds.touch_events(Event.objects.filter(pk=instance.event_id)))
+
+
+@receiver(post_save, sender=Place)
+@receiver(post_save, sender=Actor)
+@receiver(post_save, sender=Topic)
+@receiver(post_save, sender=Track)
+def _related_saved(sender, instance, raw: bool, **kwargs) -> None:
+    if raw:
+        return
+    queue_publish(event_ids=feeds.touch_events(instance.events.all()), keys=_own_key(instance))
+
+
+@receiver(pre_delete, sender=Actor)
+@receiver(pre_delete, sender=Topic)
+@receiver(pre_delete, sender=Track)
+def _related_deleting(sender, instance, **kwargs) -> None:
+    queue_publish(event_ids=feeds.touch_events(instance.events.all()), keys=_own_key(instance))
+
+
+@receiver(post_save, sender=PrivateFeed)
+@receiver(m2m_changed, sender=PrivateFeed.topics.through)
+@receiver(m2m_changed, sender=PrivateFeed.tracks.through)
+@receiver(m2m_changed, sender=PrivateFeed.actors.through)
+def _private_feed_changed(sender, instance, **kwargs) -> None:
+    if isinstance(instance, PrivateFeed):
+        queue_publish(keys=[instance.key])
+
+
+def _own_key(instance) -> list[str]:
+    prefix = {Topic: "topic", Track: "track", Actor: "actor"}.get(type(instance))
+    return [f"{prefix}:{instance.slug}"] if prefix else []
