@@ -15,8 +15,8 @@ from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
 from .feed_helpers import expected, generate_events
 from .parsers import (
     assert_lines_well_formed,
-    parse_with_icaljs,
     parse_with_icalendar,
+    parse_with_icaljs,
     parse_with_vobject,
 )
 
@@ -286,3 +286,42 @@ def test_publish_feeds_command_recomputes_utc_and_publishes(capsys):
     assert event.start_utc == dt.datetime(2025, 11, 11, 5, 0, tzinfo=dt.UTC)
     assert Feed.objects.filter(key="all").exists()
     assert "Published" in capsys.readouterr().out
+
+
+def test_private_feed_admin_shows_token_once_and_rotates(client, superuser):
+    client.force_login(superuser)
+    topic = TopicFactory()
+    response = client.post(
+        "/admin/timeline/privatefeed/add/",
+        {"name": "Newsroom", "topics": [topic.pk], "is_active": "on"},
+        follow=True,
+    )
+    message = str(next(iter(response.context["messages"])))
+    token = message.split("/feeds/private/")[1].split(".ics")[0]
+    private = PrivateFeed.objects.get(name="Newsroom")
+    assert private.token_hash == PrivateFeed.hash_token(token)
+    assert client.get(f"/feeds/private/{token}.ics").status_code == 200
+
+    response = client.post(
+        "/admin/timeline/privatefeed/",
+        {"action": "rotate_token", "_selected_action": [private.pk]},
+        follow=True,
+    )
+    new_token = str(list(response.context["messages"])[-1]).split("/feeds/private/")[1][:43]
+    assert client.get(f"/feeds/private/{token}.ics").status_code == 404
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 200
+    client.post(
+        "/admin/timeline/privatefeed/", {"action": "revoke", "_selected_action": [private.pk]}
+    )
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 404
+
+
+def test_feed_directory_lists_subscribe_links(client):
+    topic = TopicFactory(name="Nuclear", slug="nuclear")
+    EventFactory(countries=["KZ"]).topics.add(topic)
+    page = client.get("/feeds/").content.decode()
+    assert "webcal://localhost:8000/feeds/all.ics" in page
+    assert "webcal://localhost:8000/feeds/topics/nuclear.ics" in page
+    assert "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Flocalhost" in page
+    assert "https://outlook.live.com/calendar/0/addfromweb?url=webcal%3A%2F%2F" in page
+    assert "/feeds/countries/KZ.ics" in page

@@ -191,7 +191,7 @@ def fixed_events() -> list[ical.CalendarEvent]:
 
 
 def generate_events() -> list[ical.CalendarEvent]:
-    rng = random.Random(SEED)
+    rng = random.Random(SEED)  # noqa: S311 (reproducible test data, not secrets)
     return [random_event(rng, number) for number in range(RANDOM_EVENTS)] + fixed_events()
 
 
@@ -403,3 +403,35 @@ def test_all_day_end_is_exclusive():
     assert b"DTSTART;VALUE=DATE:20251111\r\n" in data
     assert b"DTEND;VALUE=DATE:20251113\r\n" in data
     assert starts_and_ends(data) == dict.fromkeys(PARSERS, ("2025-11-11", "2025-11-13"))
+
+
+# The checks themselves ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b"BEGIN:VCALENDAR\nEND:VCALENDAR\r\n",  # bare LF
+        b"BEGIN:VCALENDAR\r\nSUMMARY:a\rb\r\nEND:VCALENDAR\r\n",  # bare CR
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR",  # no final CRLF
+        b"BEGIN:VCALENDAR\r\nSUMMARY:" + b"x" * 68 + b"\r\nEND:VCALENDAR\r\n",  # 76 octets
+        "BEGIN:VCALENDAR\r\nSUMMARY:Қ\r\n".encode()[:-3] + b"\r\n \x9a\r\nEND:VCALENDAR\r\n",
+    ],
+    ids=["bare LF", "bare CR", "no final CRLF", "76 octets", "split character"],
+)
+def test_line_check_rejects(bad):
+    with pytest.raises(AssertionError):
+        assert_lines_well_formed(bad)
+
+
+def test_icaljs_fails_loudly_on_a_tzid_without_vtimezone():
+    data = one_event_feed(
+        event("almaty@x", "Almaty", local("Asia/Almaty", 2025, 11, 12, 10), zone="Asia/Almaty")
+    )
+    assert b"DTSTART;TZID=Asia/Almaty:" in data
+    unknown = data.replace(b"DTSTART;TZID=Asia/Almaty:", b"DTSTART;TZID=Asia/Qostanay:")
+    with pytest.raises(AssertionError, match='TZID "Asia/Qostanay" has no VTIMEZONE'):
+        parse_with_icaljs(unknown)
+    floating = data.replace(b"DTSTART;TZID=Asia/Almaty:", b"DTSTART:")
+    with pytest.raises(AssertionError, match="floating date-time"):
+        parse_with_icaljs(floating)

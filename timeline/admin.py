@@ -4,10 +4,12 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django_countries.filters import CountryFilter
 from reversion.admin import VersionAdmin
 
-from .models import Actor, Event, Heartbeat, Place, Source, Topic, Track
+from .models import Actor, Event, Feed, Heartbeat, Place, PrivateFeed, Source, Topic, Track
 
 
 class SourceInline(admin.TabularInline):
@@ -140,4 +142,60 @@ class HeartbeatAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Heartbeat | None = None) -> bool:
+        return False
+
+
+@admin.register(PrivateFeed)
+class PrivateFeedAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "created_at", "token_issued_at")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    filter_horizontal = ("topics", "tracks", "actors")
+    readonly_fields = ("token_issued_at",)
+    actions = ["rotate_token", "revoke"]
+
+    def _announce(self, request: HttpRequest, feed: PrivateFeed, token: str) -> None:
+        url = request.build_absolute_uri(reverse("timeline:feed-private", args=[token]))
+        self.message_user(
+            request,
+            format_html(
+                "Secret link for “{}” (shown once; only its hash is kept): <code>{}</code>",
+                feed.name,
+                url,
+            ),
+            messages.WARNING,
+        )
+
+    def save_model(self, request: HttpRequest, obj: PrivateFeed, form, change: bool) -> None:
+        token = None if change else obj.issue_token()
+        super().save_model(request, obj, form, change)
+        if token:
+            self._announce(request, obj, token)
+
+    @admin.action(description="Issue a new secret link (the old one stops working)")
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for feed in queryset:
+            token = feed.issue_token()
+            feed.save(update_fields=["token_hash", "token_issued_at"])
+            self._announce(request, feed, token)
+
+    @admin.action(description="Revoke: the secret link stops working")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for feed in queryset:
+            feed.is_active = False
+            feed.save(update_fields=["is_active"])
+        self.message_user(request, f"Revoked {queryset.count()} feed(s).", messages.SUCCESS)
+
+
+@admin.register(Feed)
+class FeedAdmin(admin.ModelAdmin):
+    list_display = ("key", "event_count", "etag", "last_modified", "published_at")
+    search_fields = ("key",)
+    fields = ("key", "event_count", "etag", "last_modified", "published_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Feed | None = None) -> bool:
         return False
