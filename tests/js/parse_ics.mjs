@@ -87,7 +87,8 @@ function main() {
     for (const property of vevent.getAllProperties()) {
       const tzid = property.getParameter("tzid");
       if (tzid !== undefined && !knownZones.has(tzid)) {
-        fail(`${property.name.toUpperCase()} of ${uid}: TZID ${JSON.stringify(tzid)} has no VTIMEZONE in the feed`);
+        const where = `${property.name.toUpperCase()} of ${uid}`;
+        fail(`${where}: TZID ${JSON.stringify(tzid)} has no VTIMEZONE in the feed`);
       }
     }
     const start = event.startDate;
