@@ -22,6 +22,13 @@ def collected_static(tmp_path_factory):
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_root(tmp_path_factory):
+    """Keep published feeds of this run apart (worker processes get the same folder)."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+    os.environ["MEDIA_ROOT"] = settings.MEDIA_ROOT
+
+
 @pytest.fixture
 def superuser(db) -> User:
     return User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")

@@ -11,7 +11,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
-from . import feeds
+from . import feed_store, feeds
 from .models import Event, Feed, PrivateFeed
 
 
@@ -66,8 +66,11 @@ def _serve_feed(request: HttpRequest, key: str, filename: str) -> HttpResponse:
         raise Http404("No such feed.") from None
 
     def load(gzipped: bool) -> bytes:
-        column = "body_gzip" if gzipped else "body"
-        return bytes(Feed.objects.values_list(column, flat=True).get(pk=feed.pk))
+        try:
+            return feed.read(gzipped)
+        except FileNotFoundError:
+            # A publisher replaced the files between our two reads: take the new version.
+            return Feed.objects.get(pk=feed.pk).read(gzipped)
 
     return calendar_response(
         request, etag=feed.etag, last_modified=feed.last_modified, filename=filename, load=load
@@ -119,7 +122,7 @@ def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     body = feeds.render_single(event)
     return calendar_response(
         request,
-        etag=feeds.etag_of(body),
+        etag=feed_store.etag_of(body),
         last_modified=event.updated_at,
         filename=f"{event.slug}.ics",
         load=lambda gzipped: gzip.compress(body, mtime=0) if gzipped else body,

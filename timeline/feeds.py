@@ -1,18 +1,17 @@
 """Publish calendar feeds: select events, assemble cached VEVENT fragments, store bytes + ETag."""
 
 import datetime as dt
-import gzip
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_countries import countries
 
-from . import ical, timing
+from . import feed_store, ical, timing
 from .models import (
     Actor,
     Event,
@@ -27,6 +26,7 @@ from .models import (
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "1"
 SITE_NAME = "Kazakhstan–Russia timeline"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
 ICAL_STATUS = {
     Event.Status.TENTATIVE: "TENTATIVE",
@@ -215,9 +215,92 @@ def refresh_interval() -> dt.timedelta:
     return dt.timedelta(minutes=settings.FEED_REFRESH_MINUTES)
 
 
-def fragment_version(updated_at: dt.datetime, sequence: int) -> str:
-    """Return the version a cached VEVENT must carry to be current."""
-    return f"{RENDER_VERSION}|{settings.SITE_URL}|{updated_at.isoformat()}|{sequence}"
+def render_key() -> str:
+    """Return what, besides an event, a cached VEVENT depends on."""
+    return f"{RENDER_VERSION}|{settings.SITE_URL}"
+
+
+def microseconds(moment: dt.datetime) -> int:
+    return (moment - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
+    """Return, per time zone of the timed events, the local dates its VTIMEZONE must cover."""
+    zone = Coalesce(NullIf("timezone", Value("")), "place__timezone", Value("UTC"))
+    rows = (
+        events.filter(precision=timing.MINUTE)
+        .order_by()
+        .annotate(zone=zone)
+        .values("zone")
+        .annotate(first=Min("start_date"), last=Max(Coalesce("end_date", "start_date")))
+        .values_list("zone", "first", "last")
+    )
+    return {name: (first, last) for name, first, last in rows if name != "UTC"}
+
+
+def cached_pieces(versions: dict[int, tuple[int, int]]) -> dict[int, feed_store.Piece]:
+    """Return the VEVENT of each event, from the fragment cache or rendered now (and cached)."""
+    key = render_key()
+    pieces: dict[int, feed_store.Piece] = {}
+    ids = list(versions)
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        for event_id, version, body, deflated in EventFragment.objects.filter(
+            event_id__in=chunk
+        ).values_list("event_id", "version", "body", "deflated"):
+            if version == f"{key}|{versions[event_id][0]}|{versions[event_id][1]}":
+                pieces[event_id] = feed_store.Piece(
+                    event_id, *versions[event_id], bytes(body), bytes(deflated)
+                )
+    stale = [event_id for event_id in ids if event_id not in pieces]
+    for start in range(0, len(stale), 2000):
+        pieces.update(_render_pieces(stale[start : start + 2000], key))
+    return pieces
+
+
+def _render_pieces(event_ids: list[int], key: str) -> dict[int, feed_store.Piece]:
+    events = (
+        Event.objects.filter(pk__in=event_ids)
+        .select_related("place")
+        .prefetch_related("topics", "sources")
+    )
+    pieces = {}
+    for event in events:
+        body = ical.render_event(calendar_event(event))
+        pieces[event.pk] = feed_store.Piece(
+            event.pk,
+            microseconds(event.updated_at),
+            event.sequence,
+            body,
+            feed_store.deflate_block(body),
+        )
+    EventFragment.objects.bulk_create(
+        [
+            EventFragment(
+                event_id=piece.event_id,
+                version=f"{key}|{piece.updated_us}|{piece.sequence}",
+                body=piece.body,
+                deflated=piece.deflated,
+            )
+            for piece in pieces.values()
+        ],
+        update_conflicts=True,
+        unique_fields=["event"],
+        update_fields=["version", "body", "deflated"],
+    )
+    return pieces
+
+
+def feed_meta(feed_spec: FeedSpec, zones: dict[str, tuple[dt.date, dt.date]]) -> ical.CalendarMeta:
+    url = settings.SITE_URL + (feed_spec.path or "/feeds/")
+    return ical.CalendarMeta(
+        name=feed_spec.title,
+        description=feed_spec.description,
+        url=url,
+        source=url,
+        refresh=refresh_interval(),
+        zones=zones,
+    )
 
 
 def calendar_event(event: Event) -> ical.CalendarEvent:
@@ -269,88 +352,6 @@ def describe_event(event: Event) -> str:
     return "\n\n".join(parts)
 
 
-def fragments(events: QuerySet[Event]) -> tuple[list[bytes], dict[str, tuple[dt.date, dt.date]]]:
-    """Return the VEVENT of each event, rendering only those whose cached copy is stale.
-
-    Also return the local dates each time zone must cover.
-    """
-    rows = list(
-        events.values_list(
-            "pk",
-            "updated_at",
-            "sequence",
-            "precision",
-            "timezone",
-            "place__timezone",
-            "start_date",
-            "end_date",
-        )
-    )
-    cached = dict(
-        EventFragment.objects.filter(event__in=events.values("pk")).values_list(
-            "event_id", "version"
-        )
-    )
-    stale = [row[0] for row in rows if cached.get(row[0]) != fragment_version(row[1], row[2])]
-    bodies: dict[int, bytes] = {}
-    if stale:
-        bodies.update(_render_fragments(stale))
-    fresh = [row[0] for row in rows if row[0] not in bodies]
-    if fresh:
-        bodies.update(
-            (pk, bytes(body))
-            for pk, body in EventFragment.objects.filter(event__in=events.values("pk"))
-            .exclude(event_id__in=bodies.keys())
-            .values_list("event_id", "body")
-        )
-    zones: dict[str, tuple[dt.date, dt.date]] = {}
-    for _pk, _updated, _seq, precision, own_zone, place_zone, start, end in rows:
-        zone_name = own_zone or place_zone or "UTC"
-        if precision == timing.DAY or zone_name == "UTC":
-            continue
-        first, last = zones.get(zone_name, (start, end or start))
-        zones[zone_name] = (min(first, start), max(last, end or start))
-    return [bodies[row[0]] for row in rows], zones
-
-
-def _render_fragments(event_ids: list[int]) -> dict[int, bytes]:
-    events = (
-        Event.objects.filter(pk__in=event_ids)
-        .select_related("place")
-        .prefetch_related("topics", "sources")
-    )
-    rendered = {event.pk: (event, ical.render_event(calendar_event(event))) for event in events}
-    EventFragment.objects.bulk_create(
-        [
-            EventFragment(
-                event_id=pk, version=fragment_version(e.updated_at, e.sequence), body=body
-            )
-            for pk, (e, body) in rendered.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["event"],
-        update_fields=["version", "body"],
-    )
-    return {pk: body for pk, (_event, body) in rendered.items()}
-
-
-def render_feed(feed_spec: FeedSpec, now: dt.datetime | None = None) -> tuple[bytes, list[int]]:
-    """Return the bytes of a feed and the ids of the events in it."""
-    events = feed_events(feed_spec.selection, now)
-    bodies, zones = fragments(events)
-    url = settings.SITE_URL + (feed_spec.path or "/feeds/")
-    meta = ical.CalendarMeta(
-        name=feed_spec.title,
-        description=feed_spec.description,
-        url=url,
-        source=url,
-        refresh=refresh_interval(),
-        zones=zones,
-    )
-    ids = list(events.values_list("pk", flat=True))
-    return ical.render_calendar(meta, bodies), ids
-
-
 def render_single(event: Event) -> bytes:
     """Return a calendar holding one event (place, topics and sources prefetched)."""
     entry = calendar_event(event)
@@ -366,42 +367,61 @@ def render_single(event: Event) -> bytes:
     return ical.render_calendar(meta, [ical.render_event(entry)])
 
 
-def etag_of(body: bytes) -> str:
-    """Return a strong ETag for these bytes."""
-    return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
-
-
 # --- publishing ------------------------------------------------------------------------------
 def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
-    """Render a feed and store it if its bytes changed; drop it if its key no longer exists."""
+    """Publish a feed: reuse unchanged VEVENTs, store new bytes only if they changed.
+
+    Return None (and forget the feed) if its key no longer stands for anything.
+    """
     try:
         feed_spec = spec(key)
     except FeedNotFound:
+        gone = list(Feed.objects.filter(key=key))
         Feed.objects.filter(key=key).delete()
+        for feed in gone:
+            feed_store.delete(list(feed.stored_names))
         return None
     with transaction.atomic():
-        # One publisher per feed at a time; the others wait and then see the new bytes.
+        # One publisher per feed at a time; the others wait and then find nothing to do.
         feed = Feed.objects.select_for_update().filter(key=key).first()
-        body, ids = render_feed(feed_spec, now)
-        etag = etag_of(body)
+        events = feed_events(feed_spec.selection, now)
+        rows = list(events.values_list("pk", "updated_at", "sequence"))
+        versions = {pk: (microseconds(updated), sequence) for pk, updated, sequence in rows}
+        previous = feed_store.load_previous(feed.stored_names) if feed else None
+        if previous and previous.render_key != render_key():
+            previous = None
+        pieces = {}
+        if previous:
+            for pk, (updated_us, sequence) in versions.items():
+                if piece := previous.piece(pk, updated_us, sequence):
+                    pieces[pk] = piece
+        missing = {pk: version for pk, version in versions.items() if pk not in pieces}
+        pieces.update(cached_pieces(missing))
+        head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
+        assembled = feed_store.assemble(render_key(), head, [pieces[pk] for pk, _u, _s in rows])
         moment = timezone.now().replace(microsecond=0)
+        old_ids = previous.event_ids if previous else None
         if feed is None:
             feed = Feed(key=key, etag="")
-        if feed.etag != etag:
-            feed.body = body
-            feed.body_gzip = gzip.compress(body, mtime=0)
-            feed.etag = etag
-            feed.last_modified = moment
-        feed.event_count = len(ids)
+        if feed.etag != assembled.etag or not previous:
+            obsolete = [name for name in feed.stored_names if name]
+            feed.body_name, feed.gzip_name, feed.manifest_name = feed_store.save(key, assembled)
+            obsolete = [name for name in obsolete if name not in feed.stored_names]
+            transaction.on_commit(lambda: feed_store.delete(obsolete))
+            if feed.etag != assembled.etag:
+                feed.etag = assembled.etag
+                feed.last_modified = moment
+            feed.size = len(assembled.body)
+        feed.event_count = len(rows)
         feed.published_at = moment
         feed.save()
-        _set_members(feed, ids)
+        _set_members(feed, set(versions), old_ids)
     return feed
 
 
-def _set_members(feed: Feed, ids: list[int]) -> None:
-    current = set(FeedMembership.objects.filter(feed=feed).values_list("event_id", flat=True))
-    wanted = set(ids)
+def _set_members(feed: Feed, wanted: set[int], current: set[int] | None) -> None:
+    if current is None:
+        current = set(FeedMembership.objects.filter(feed=feed).values_list("event_id", flat=True))
     if gone := current - wanted:
         FeedMembership.objects.filter(feed=feed, event_id__in=gone).delete()
     if new := wanted - current:
@@ -412,7 +432,7 @@ def _set_members(feed: Feed, ids: list[int]) -> None:
 
 def published(key: str) -> Feed:
     """Return the stored feed, publishing it now if no worker has yet; raise FeedNotFound."""
-    feed = Feed.objects.defer("body", "body_gzip").filter(key=key).first()
+    feed = Feed.objects.filter(key=key).first()
     if feed is not None:
         return feed
     feed = publish(key)

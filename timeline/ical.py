@@ -107,6 +107,11 @@ def zones_of(events: Iterable[CalendarEvent]) -> dict[str, tuple[dt.date, dt.dat
 
 def render_calendar(meta: CalendarMeta, fragments: Iterable[bytes]) -> bytes:
     """Return a whole VCALENDAR around already rendered VEVENT fragments."""
+    return b"".join((render_head(meta), *fragments, END_CALENDAR))
+
+
+def render_head(meta: CalendarMeta) -> bytes:
+    """Return a VCALENDAR's opening: its properties and time zones, up to the first VEVENT."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -122,8 +127,7 @@ def render_calendar(meta: CalendarMeta, fragments: Iterable[bytes]) -> bytes:
     calendar.add("source", meta.source, parameters={"VALUE": "URI"})
     for name in sorted(meta.zones):
         calendar.add_component(vtimezone(name, *meta.zones[name]))
-    head = calendar.to_ical().removesuffix(END_CALENDAR)
-    return b"".join((head, *fragments, END_CALENDAR))
+    return calendar.to_ical().removesuffix(END_CALENDAR)
 
 
 def render(meta: CalendarMeta, events: Sequence[CalendarEvent]) -> bytes:

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.core.files.storage import default_storage
 from django.db import models
 from django.utils import timezone
 from django_countries.fields import CountryField
@@ -11,11 +12,13 @@ from .record import Actor, Event, Topic, Track
 
 
 class Feed(models.Model):
-    """A published calendar feed: its bytes, their validators, and the events in it."""
+    """A published calendar feed: where its bytes are stored, their validators, its events."""
 
     key = models.CharField(max_length=120, unique=True, help_text="e.g. all, topic:energy")
-    body = models.BinaryField()
-    body_gzip = models.BinaryField()
+    body_name = models.CharField(max_length=300, blank=True)
+    gzip_name = models.CharField(max_length=300, blank=True)
+    manifest_name = models.CharField(max_length=300, blank=True)
+    size = models.PositiveIntegerField(default=0)
     etag = models.CharField(max_length=80)
     last_modified = models.DateTimeField(help_text="When the bytes last changed.")
     published_at = models.DateTimeField()
@@ -27,6 +30,15 @@ class Feed(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def stored_names(self) -> tuple[str, str, str]:
+        return self.body_name, self.gzip_name, self.manifest_name
+
+    def read(self, gzipped: bool = False) -> bytes:
+        """Return the published bytes (gzip-compressed if asked)."""
+        with default_storage.open(self.gzip_name if gzipped else self.body_name, "rb") as stored:
+            return stored.read()
 
 
 class FeedMembership(models.Model):
@@ -50,6 +62,7 @@ class EventFragment(models.Model):
     )
     version = models.CharField(max_length=200)
     body = models.BinaryField()
+    deflated = models.BinaryField(help_text="The body as a standalone raw deflate block.")
 
     def __str__(self) -> str:
         return f"VEVENT of {self.event_id}"

@@ -1,0 +1,156 @@
+"""Keep published feed bytes in Django storage, with a manifest to splice them on the next publish.
+
+A feed is a head (calendar properties and time zones), one VEVENT per event, and a tail. Each
+VEVENT is also kept deflated as an independent, byte-aligned block (a full flush resets the
+dictionary), so the gzip form of a feed is assembled by joining blocks rather than compressing
+megabytes again; the manifest records each event's version and byte lengths, so the next publish
+reuses every unchanged VEVENT straight from the previous bytes.
+"""
+
+import hashlib
+import json
+import zlib
+from array import array
+from dataclasses import dataclass
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from .ical import END_CALENDAR
+
+# No file name, no mtime: the same body always gives the same gzip bytes.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+FINAL_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+COLUMNS = ("event_id", "updated_us", "sequence", "length", "gzip_length")
+
+
+def deflate_block(data: bytes) -> bytes:
+    """Return *data* as raw deflate blocks that stand alone and end on a byte boundary."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+DEFLATED_END = deflate_block(END_CALENDAR)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One event's VEVENT, plain and deflated, at a version."""
+
+    event_id: int
+    updated_us: int
+    sequence: int
+    body: bytes | memoryview
+    deflated: bytes | memoryview
+
+
+@dataclass(frozen=True)
+class Assembled:
+    body: bytes
+    gzip: bytes
+    manifest: bytes
+    etag: str
+
+
+def etag_of(body: bytes) -> str:
+    """Return a strong ETag for these bytes."""
+    return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+
+
+def assemble(render_key: str, head: bytes, pieces: list[Piece]) -> Assembled:
+    """Join a head and pieces into a feed, its gzip form and its manifest."""
+    body = b"".join([head, *(piece.body for piece in pieces), END_CALENDAR])
+    deflated_head = deflate_block(head)
+    deflated = b"".join(
+        [deflated_head, *(piece.deflated for piece in pieces), DEFLATED_END, FINAL_BLOCK]
+    )
+    trailer = zlib.crc32(body).to_bytes(4, "little") + (len(body) & 0xFFFFFFFF).to_bytes(
+        4, "little"
+    )
+    header = {"render_key": render_key, "head": len(head), "gzip_head": len(deflated_head)}
+    columns = array("q")
+    for piece in pieces:
+        columns.extend(
+            (piece.event_id, piece.updated_us, piece.sequence, len(piece.body), len(piece.deflated))
+        )
+    manifest = json.dumps(header).encode() + b"\n" + columns.tobytes()
+    return Assembled(body, GZIP_HEADER + deflated + trailer, manifest, etag_of(body))
+
+
+class Previous:
+    """The pieces of the last published version of a feed, by event id."""
+
+    def __init__(self, manifest: bytes, body: bytes, gzipped: bytes) -> None:
+        line, _, packed = manifest.partition(b"\n")
+        header = json.loads(line)
+        self.render_key: str = header["render_key"]
+        columns = array("q")
+        columns.frombytes(packed)
+        width = len(COLUMNS)
+        self._pieces: dict[int, Piece] = {}
+        body_view = memoryview(body)
+        gzip_view = memoryview(gzipped)
+        offset, gzip_offset = header["head"], len(GZIP_HEADER) + header["gzip_head"]
+        for start in range(0, len(columns), width):
+            event_id, updated_us, sequence, length, gzip_length = columns[start : start + width]
+            self._pieces[event_id] = Piece(
+                event_id,
+                updated_us,
+                sequence,
+                body_view[offset : offset + length],
+                gzip_view[gzip_offset : gzip_offset + gzip_length],
+            )
+            offset += length
+            gzip_offset += gzip_length
+
+    @property
+    def event_ids(self) -> set[int]:
+        return set(self._pieces)
+
+    def piece(self, event_id: int, updated_us: int, sequence: int) -> Piece | None:
+        """Return the stored piece of an event if it is still at this version."""
+        piece = self._pieces.get(event_id)
+        if piece and (piece.updated_us, piece.sequence) == (updated_us, sequence):
+            return piece
+        return None
+
+
+def load_previous(names: tuple[str, str, str]) -> Previous | None:
+    """Return the previous version from storage, or None if any part is missing."""
+    body_name, gzip_name, manifest_name = names
+    if not all(names):
+        return None
+    try:
+        return Previous(read(manifest_name), read(body_name), read(gzip_name))
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def save(key: str, assembled: Assembled) -> tuple[str, str, str]:
+    """Store a feed under names derived from its content; return (body, gzip, manifest) names."""
+    folder = "feeds/" + key.replace(":", "/")
+    digest = assembled.etag.strip('"')
+    names = []
+    for suffix, data in (
+        (".ics", assembled.body),
+        (".ics.gz", assembled.gzip),
+        (".manifest", assembled.manifest),
+    ):
+        name = f"{folder}/{digest}{suffix}"
+        if not default_storage.exists(name):
+            name = default_storage.save(name, ContentFile(data))
+        names.append(name)
+    return names[0], names[1], names[2]
+
+
+def read(name: str) -> bytes:
+    """Return the bytes stored under *name*."""
+    with default_storage.open(name, "rb") as stored:
+        return stored.read()
+
+
+def delete(names: list[str]) -> None:
+    """Remove stored files that no feed points to any more."""
+    for name in names:
+        if name:
+            default_storage.delete(name)
