@@ -21,7 +21,7 @@ from .ical import END_CALENDAR
 # No file name, no mtime: the same body always gives the same gzip bytes.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 FINAL_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
-COLUMNS = ("event_id", "updated_us", "sequence", "length", "gzip_length")
+COLUMNS = ("event_id", "revision", "length", "gzip_length")
 
 
 def deflate_block(data: bytes) -> bytes:
@@ -33,15 +33,8 @@ def deflate_block(data: bytes) -> bytes:
 DEFLATED_END = deflate_block(END_CALENDAR)
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One event's VEVENT, plain and deflated, at a version."""
-
-    event_id: int
-    updated_us: int
-    sequence: int
-    body: bytes | memoryview
-    deflated: bytes | memoryview
+# One event's VEVENT at a revision: (revision, body, deflated body).
+Piece = tuple[int, bytes | memoryview, bytes | memoryview]
 
 
 @dataclass(frozen=True)
@@ -57,22 +50,25 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
 
 
-def assemble(render_key: str, head: bytes, pieces: list[Piece]) -> Assembled:
-    """Join a head and pieces into a feed, its gzip form and its manifest."""
-    body = b"".join([head, *(piece.body for piece in pieces), END_CALENDAR])
+def assemble(
+    render_key: str, head: bytes, pieces: list[tuple[int, int, bytes, bytes]]
+) -> Assembled:
+    """Join a head and (event id, revision, body, deflated) pieces into a feed, gzip, manifest."""
+    body = b"".join([head, *(piece[2] for piece in pieces), END_CALENDAR])
     deflated_head = deflate_block(head)
-    deflated = b"".join(
-        [deflated_head, *(piece.deflated for piece in pieces), DEFLATED_END, FINAL_BLOCK]
-    )
+    deflated = b"".join([deflated_head, *(piece[3] for piece in pieces), DEFLATED_END, FINAL_BLOCK])
     trailer = zlib.crc32(body).to_bytes(4, "little") + (len(body) & 0xFFFFFFFF).to_bytes(
         4, "little"
     )
     header = {"render_key": render_key, "head": len(head), "gzip_head": len(deflated_head)}
-    columns = array("q")
-    for piece in pieces:
-        columns.extend(
-            (piece.event_id, piece.updated_us, piece.sequence, len(piece.body), len(piece.deflated))
-        )
+    columns = array(
+        "q",
+        [
+            value
+            for event_id, revision, piece_body, piece_deflated in pieces
+            for value in (event_id, revision, len(piece_body), len(piece_deflated))
+        ],
+    )
     manifest = json.dumps(header).encode() + b"\n" + columns.tobytes()
     return Assembled(body, GZIP_HEADER + deflated + trailer, manifest, etag_of(body))
 
@@ -86,33 +82,32 @@ class Previous:
         self.render_key: str = header["render_key"]
         columns = array("q")
         columns.frombytes(packed)
-        width = len(COLUMNS)
-        self._pieces: dict[int, Piece] = {}
-        body_view = memoryview(body)
-        gzip_view = memoryview(gzipped)
-        offset, gzip_offset = header["head"], len(GZIP_HEADER) + header["gzip_head"]
-        for start in range(0, len(columns), width):
-            event_id, updated_us, sequence, length, gzip_length = columns[start : start + width]
-            self._pieces[event_id] = Piece(
-                event_id,
-                updated_us,
-                sequence,
-                body_view[offset : offset + length],
-                gzip_view[gzip_offset : gzip_offset + gzip_length],
-            )
-            offset += length
-            gzip_offset += gzip_length
+        self._columns = columns
+        self._body = memoryview(body)
+        self._gzip = memoryview(gzipped)
+        self._head = header["head"]
+        self._gzip_head = len(GZIP_HEADER) + header["gzip_head"]
 
     @property
     def event_ids(self) -> set[int]:
-        return set(self._pieces)
+        return set(self._columns[:: len(COLUMNS)])
 
-    def piece(self, event_id: int, updated_us: int, sequence: int) -> Piece | None:
-        """Return the stored piece of an event if it is still at this version."""
-        piece = self._pieces.get(event_id)
-        if piece and (piece.updated_us, piece.sequence) == (updated_us, sequence):
-            return piece
-        return None
+    def current_pieces(self, revisions: dict[int, int]) -> dict[int, Piece]:
+        """Return the stored pieces of the events still at the given revisions."""
+        pieces: dict[int, Piece] = {}
+        body, gzipped, columns = self._body, self._gzip, self._columns
+        offset, gzip_offset = self._head, self._gzip_head
+        for start in range(0, len(columns), len(COLUMNS)):
+            event_id, revision, length, gzip_length = columns[start : start + 4]
+            if revisions.get(event_id) == revision:
+                pieces[event_id] = (
+                    revision,
+                    body[offset : offset + length],
+                    gzipped[gzip_offset : gzip_offset + gzip_length],
+                )
+            offset += length
+            gzip_offset += gzip_length
+        return pieces
 
 
 def load_previous(names: tuple[str, str, str]) -> Previous | None:

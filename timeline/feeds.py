@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q, QuerySet, Value
+from django.db.models import F, Max, Min, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 from django_countries import countries
@@ -26,7 +26,6 @@ from .models import (
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "1"
 SITE_NAME = "Kazakhstan–Russia timeline"
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
 ICAL_STATUS = {
     Event.Status.TENTATIVE: "TENTATIVE",
@@ -220,10 +219,6 @@ def render_key() -> str:
     return f"{RENDER_VERSION}|{settings.SITE_URL}"
 
 
-def microseconds(moment: dt.datetime) -> int:
-    return (moment - EPOCH) // dt.timedelta(microseconds=1)
-
-
 def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
     """Return, per time zone of the timed events, the local dates its VTIMEZONE must cover."""
     zone = Coalesce(NullIf("timezone", Value("")), "place__timezone", Value("UTC"))
@@ -238,20 +233,18 @@ def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
     return {name: (first, last) for name, first, last in rows if name != "UTC"}
 
 
-def cached_pieces(versions: dict[int, tuple[int, int]]) -> dict[int, feed_store.Piece]:
+def cached_pieces(revisions: dict[int, int]) -> dict[int, feed_store.Piece]:
     """Return the VEVENT of each event, from the fragment cache or rendered now (and cached)."""
     key = render_key()
     pieces: dict[int, feed_store.Piece] = {}
-    ids = list(versions)
+    ids = list(revisions)
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         for event_id, version, body, deflated in EventFragment.objects.filter(
             event_id__in=chunk
         ).values_list("event_id", "version", "body", "deflated"):
-            if version == f"{key}|{versions[event_id][0]}|{versions[event_id][1]}":
-                pieces[event_id] = feed_store.Piece(
-                    event_id, *versions[event_id], bytes(body), bytes(deflated)
-                )
+            if version == f"{key}|{revisions[event_id]}":
+                pieces[event_id] = (revisions[event_id], bytes(body), bytes(deflated))
     stale = [event_id for event_id in ids if event_id not in pieces]
     for start in range(0, len(stale), 2000):
         pieces.update(_render_pieces(stale[start : start + 2000], key))
@@ -267,22 +260,16 @@ def _render_pieces(event_ids: list[int], key: str) -> dict[int, feed_store.Piece
     pieces = {}
     for event in events:
         body = ical.render_event(calendar_event(event))
-        pieces[event.pk] = feed_store.Piece(
-            event.pk,
-            microseconds(event.updated_at),
-            event.sequence,
-            body,
-            feed_store.deflate_block(body),
-        )
+        pieces[event.pk] = (event.revision, body, feed_store.deflate_block(body))
     EventFragment.objects.bulk_create(
         [
             EventFragment(
-                event_id=piece.event_id,
-                version=f"{key}|{piece.updated_us}|{piece.sequence}",
-                body=piece.body,
-                deflated=piece.deflated,
+                event_id=event_id,
+                version=f"{key}|{revision}",
+                body=body,
+                deflated=deflated,
             )
-            for piece in pieces.values()
+            for event_id, (revision, body, deflated) in pieces.items()
         ],
         update_conflicts=True,
         unique_fields=["event"],
@@ -385,20 +372,15 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
         # One publisher per feed at a time; the others wait and then find nothing to do.
         feed = Feed.objects.select_for_update().filter(key=key).first()
         events = feed_events(feed_spec.selection, now)
-        rows = list(events.values_list("pk", "updated_at", "sequence"))
-        versions = {pk: (microseconds(updated), sequence) for pk, updated, sequence in rows}
+        revisions = dict(events.values_list("pk", "revision"))
         previous = feed_store.load_previous(feed.stored_names) if feed else None
         if previous and previous.render_key != render_key():
             previous = None
-        pieces = {}
-        if previous:
-            for pk, (updated_us, sequence) in versions.items():
-                if piece := previous.piece(pk, updated_us, sequence):
-                    pieces[pk] = piece
-        missing = {pk: version for pk, version in versions.items() if pk not in pieces}
+        pieces = previous.current_pieces(revisions) if previous else {}
+        missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
         pieces.update(cached_pieces(missing))
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
-        assembled = feed_store.assemble(render_key(), head, [pieces[pk] for pk, _u, _s in rows])
+        assembled = feed_store.assemble(render_key(), head, [(pk, *pieces[pk]) for pk in revisions])
         moment = timezone.now().replace(microsecond=0)
         old_ids = previous.event_ids if previous else None
         if feed is None:
@@ -412,10 +394,10 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
                 feed.etag = assembled.etag
                 feed.last_modified = moment
             feed.size = len(assembled.body)
-        feed.event_count = len(rows)
+        feed.event_count = len(revisions)
         feed.published_at = moment
         feed.save()
-        _set_members(feed, set(versions), old_ids)
+        _set_members(feed, set(revisions), old_ids)
     return feed
 
 
@@ -464,5 +446,5 @@ def publish_everything() -> list[str]:
 def touch_events(events: QuerySet[Event]) -> list[int]:
     """Mark events changed (a place, topic or source of theirs changed); return their ids."""
     ids = list(events.values_list("pk", flat=True))
-    Event.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    Event.objects.filter(pk__in=ids).update(updated_at=timezone.now(), revision=F("revision") + 1)
     return ids

@@ -5,6 +5,9 @@ fragments; `render_calendar` wraps fragments in a VCALENDAR with the time zones 
 """
 
 import datetime as dt
+import functools
+import re
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +15,7 @@ import icalendar
 
 PRODID = "-//Kazakhstan-Russia timeline//Event feeds 1.0//EN"
 END_CALENDAR = b"END:VCALENDAR\r\n"
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,19 @@ def render_event(event: CalendarEvent) -> bytes:
     vevent.add("created", _utc(event.created))
     vevent.add("last-modified", _utc(event.last_modified))
     vevent.add("sequence", event.sequence)
-    vevent.add("summary", event.summary)
+    vevent.add("summary", clean_text(event.summary))
     if event.description:
-        vevent.add("description", event.description)
+        vevent.add("description", clean_text(event.description))
     if event.all_day:
         vevent.add("dtstart", event.start)
         # All-day DTEND is exclusive (RFC 5545 3.6.1): a visit on 11-12 Nov ends on 13 Nov.
         vevent.add("dtend", event.end or event.start + dt.timedelta(days=1))
     else:
-        vevent.add("dtstart", event.start)
+        vevent.add("dtstart", _unambiguous(event.start))
         if event.end is not None:
-            vevent.add("dtend", event.end)
+            vevent.add("dtend", _unambiguous(event.end))
     if event.location:
-        vevent.add("location", event.location)
+        vevent.add("location", clean_text(event.location))
     if event.geo:
         vevent.add("geo", event.geo)
     if event.url:
@@ -138,24 +142,80 @@ def render(meta: CalendarMeta, events: Sequence[CalendarEvent]) -> bytes:
 
 
 def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
-    """Return a VTIMEZONE for *name* valid from before *first* to after *last*.
+    """Return a VTIMEZONE for *name* valid from the year before *first* to the year after *last*.
 
-    The library writes all transition dates of an observance into one comma-separated RDATE;
-    Thunderbird's parser (ical.js) reads only the first value, so each gets its own line.
+    Built from the tzdata transitions rather than the library's generator, which writes all
+    onsets into one comma-separated RDATE (Thunderbird's parser, ical.js, reads only the first)
+    and puts a spring-forward onset an hour late. Each onset is the local time just before the
+    change (RFC 5545 3.6.5), one RDATE per line.
     """
-    timezone = icalendar.Timezone.from_tzid(
-        name,
-        first_date=dt.date(first.year - 1, 1, 1),
-        last_date=dt.date(last.year + 2, 1, 1),
-    )
-    for observance in timezone.subcomponents:
-        rdates = observance.pop("RDATE", None)
-        if rdates is None:
-            continue
-        for value in rdates if isinstance(rdates, list) else [rdates]:
-            for one in value.dts:
-                observance.add("rdate", one.dt)
+    timezone = icalendar.Timezone()
+    timezone.add("tzid", name)
+    for kind, offset_from, offset_to, abbreviation, onsets in _observances(
+        name, first.year - 1, last.year + 1
+    ):
+        observance = icalendar.TimezoneDaylight() if kind else icalendar.TimezoneStandard()
+        observance.add("dtstart", onsets[0])
+        for onset in onsets[1:]:
+            observance.add("rdate", onset)
+        observance.add("tzoffsetfrom", offset_from)
+        observance.add("tzoffsetto", offset_to)
+        observance.add("tzname", abbreviation)
+        timezone.add_component(observance)
     return timezone
+
+
+@functools.lru_cache(maxsize=512)
+def _observances(name: str, first_year: int, last_year: int) -> tuple:
+    """Return (is_dst, offset_from, offset_to, abbreviation, onsets) groups for a span of years."""
+    tz = zoneinfo.ZoneInfo(name)
+    second = int(dt.datetime(first_year, 1, 1, tzinfo=dt.UTC).timestamp())
+    end = int(dt.datetime(last_year + 1, 1, 1, tzinfo=dt.UTC).timestamp())
+    state = _state(second, tz)
+    # The span opens with the rules in force at its start.
+    changes = [(_local(second, state[1]), state[1], state)]
+    day = 86_400
+    while second < end:
+        after = _state(second + day, tz)
+        if after != state:
+            low, high = second, second + day  # the change happens in (low, high]
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _state(middle, tz) == state:
+                    low = middle
+                else:
+                    high = middle
+            changes.append((_local(high, state[1]), state[1], after))
+            state = after
+        second += day
+    groups: dict[tuple, list[dt.datetime]] = {}
+    for onset, offset_from, (is_dst, offset_to, abbreviation) in changes:
+        groups.setdefault((is_dst, offset_from, offset_to, abbreviation), []).append(onset)
+    return tuple(
+        (*key, onsets) for key, onsets in sorted(groups.items(), key=lambda item: item[1][0])
+    )
+
+
+def _state(second: int, tz: zoneinfo.ZoneInfo) -> tuple[bool, dt.timedelta, str]:
+    local = dt.datetime.fromtimestamp(second, tz)
+    return bool(local.dst()), local.utcoffset(), local.tzname()
+
+
+def _local(second: int, offset: dt.timedelta) -> dt.datetime:
+    return dt.datetime.fromtimestamp(second, dt.UTC).replace(tzinfo=None) + offset
+
+
+def clean_text(text: str) -> str:
+    """Return text with line ends as LF and without control characters RFC 5545 forbids."""
+    return CONTROL_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _unambiguous(moment: dt.datetime) -> dt.datetime:
+    # A wall time that happens twice (clocks going back) is read differently by parsers
+    # (RFC 5545 says the first; ical.js takes the second): write such a time in UTC.
+    if moment.replace(fold=0).utcoffset() != moment.replace(fold=1).utcoffset():
+        return moment.astimezone(dt.UTC)
+    return moment
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

@@ -199,6 +199,9 @@ class Event(models.Model):
     )
 
     sequence = models.PositiveIntegerField(default=0, editable=False)
+    # Goes up on every change of the event or of what it shows (place, topics, sources), so
+    # a cached rendering is current exactly when its revision matches.
+    revision = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -223,9 +226,13 @@ class Event(models.Model):
         saved = getattr(self, "_saved_schedule", None)
         if saved is not None and saved != self._schedule():
             self.sequence += 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "sequence", "start_utc", "end_utc"}
+        self.revision += 1
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {
+                *update_fields,
+                *("sequence", "revision", "start_utc", "end_utc"),
+            }
         super().save(*args, **kwargs)
         self._saved_schedule = self._schedule()
 
@@ -394,9 +401,12 @@ class Event(models.Model):
         changed = current._schedule() != tuple(getattr(self, name) for name in self.SCHEDULE_FIELDS)
         self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
         self._saved_schedule = self._schedule()
-        if differs_from_stored(self, current, ignore=("updated_at",)):
+        if differs_from_stored(self, current, ignore=("updated_at", "revision", "sequence")):
             # An old version coming back is still a change, made now.
             self.updated_at = timezone.now()
+            self.revision = current.revision + 1
+        else:
+            self.revision = current.revision
 
 
 def differs_from_stored(instance: models.Model, stored: models.Model, ignore=()) -> bool:
