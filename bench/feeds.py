@@ -144,7 +144,7 @@ class DjangoIcalFeed(ICalFeed):
         return item.title
 
     def item_description(self, item):
-        return feeds.describe_event(item)
+        return feeds.describe_event(item, item.get_absolute_url())
 
     def item_link(self, item):
         return item.get_absolute_url()

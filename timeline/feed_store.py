@@ -51,26 +51,32 @@ def etag_of(body: bytes) -> str:
 
 
 def assemble(
-    render_key: str, head: bytes, pieces: list[tuple[int, int, bytes, bytes]]
+    render_key: str, head: bytes, revisions: dict[int, int], pieces: dict[int, Piece]
 ) -> Assembled:
-    """Join a head and (event id, revision, body, deflated) pieces into a feed, gzip, manifest."""
-    body = b"".join([head, *(piece[2] for piece in pieces), END_CALENDAR])
+    """Join a head and the pieces of the events (in the order of *revisions*) into a feed.
+
+    Return its bytes, its gzip form, its manifest and its ETag. A piece is fully determined by
+    its event, revision and render key, so the ETag is a digest of the head and the manifest:
+    the same digest always means the same bytes, without hashing megabytes.
+    """
+    ordered = [pieces[event_id] for event_id in revisions]
+    body = b"".join([head, *(piece[1] for piece in ordered), END_CALENDAR])
     deflated_head = deflate_block(head)
-    deflated = b"".join([deflated_head, *(piece[3] for piece in pieces), DEFLATED_END, FINAL_BLOCK])
+    deflated = b"".join(
+        [deflated_head, *(piece[2] for piece in ordered), DEFLATED_END, FINAL_BLOCK]
+    )
     trailer = zlib.crc32(body).to_bytes(4, "little") + (len(body) & 0xFFFFFFFF).to_bytes(
         4, "little"
     )
+    columns = array("q", bytes(8 * len(COLUMNS) * len(ordered)))
+    columns[0::4] = array("q", revisions.keys())
+    columns[1::4] = array("q", revisions.values())
+    columns[2::4] = array("q", [len(piece[1]) for piece in ordered])
+    columns[3::4] = array("q", [len(piece[2]) for piece in ordered])
     header = {"render_key": render_key, "head": len(head), "gzip_head": len(deflated_head)}
-    columns = array(
-        "q",
-        [
-            value
-            for event_id, revision, piece_body, piece_deflated in pieces
-            for value in (event_id, revision, len(piece_body), len(piece_deflated))
-        ],
-    )
     manifest = json.dumps(header).encode() + b"\n" + columns.tobytes()
-    return Assembled(body, GZIP_HEADER + deflated + trailer, manifest, etag_of(body))
+    digest = hashlib.sha256(head + manifest).hexdigest()[:40]
+    return Assembled(body, GZIP_HEADER + deflated + trailer, manifest, f'"{digest}"')
 
 
 class Previous:

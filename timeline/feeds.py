@@ -200,13 +200,13 @@ def window_start(now: dt.datetime | None = None) -> dt.datetime:
 def feed_events(selection: Q, now: dt.datetime | None = None) -> QuerySet[Event]:
     """Return the events of a feed, in a stable order."""
     cutoff = window_start(now)
-    chosen = Event.objects.filter(selection).values("pk")
-    return (
-        calendar_events()
-        .filter(pk__in=chosen)
-        .filter(Q(end_utc__gte=cutoff) | Q(end_utc__isnull=True, start_utc__gte=cutoff))
-        .order_by("start_utc", "uid")
-    )
+    events = calendar_events()
+    if selection:
+        # A selection through many-to-many links would repeat events; a subquery does not.
+        events = events.filter(pk__in=Event.objects.filter(selection).values("pk"))
+    return events.filter(
+        Q(end_utc__gte=cutoff) | Q(end_utc__isnull=True, start_utc__gte=cutoff)
+    ).order_by("start_utc", "uid")
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -308,6 +308,7 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
     elif event.status == Event.Status.POSTPONED:
         title = f"Postponed: {title}"
     place = event.place
+    page = settings.SITE_URL + event.get_absolute_url()
     return ical.CalendarEvent(
         uid=str(event.uid),
         sequence=event.sequence,
@@ -318,24 +319,24 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
         timezone=zone_name,
         created=event.created_at,
         last_modified=event.updated_at,
-        description=describe_event(event),
+        description=describe_event(event, page),
         location=f"{place.name}, {place.country.name}" if place else "",
         geo=(float(place.latitude), float(place.longitude))
         if place and place.latitude is not None
         else None,
-        url=settings.SITE_URL + event.get_absolute_url(),
+        url=page,
         categories=(event.get_kind_display(), *(topic.name for topic in event.topics.all())),
     )
 
 
-def describe_event(event: Event) -> str:
+def describe_event(event: Event, page: str) -> str:
     """Return the DESCRIPTION text: summary, description, and every source with its URL."""
     parts = [text for text in (event.summary, event.description) if text]
     sources = list(event.sources.all())
     if sources:
         lines = [f"- {s.publisher}, {s.published_on:%d %b %Y}: {s.url}" for s in sources]
         parts.append("Sources:\n" + "\n".join(lines))
-    parts.append(settings.SITE_URL + event.get_absolute_url())
+    parts.append(page)
     return "\n\n".join(parts)
 
 
@@ -380,7 +381,7 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
         missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
         pieces.update(cached_pieces(missing))
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
-        assembled = feed_store.assemble(render_key(), head, [(pk, *pieces[pk]) for pk in revisions])
+        assembled = feed_store.assemble(render_key(), head, revisions, pieces)
         moment = timezone.now().replace(microsecond=0)
         old_ids = previous.event_ids if previous else None
         if feed is None:
