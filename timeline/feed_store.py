@@ -24,10 +24,19 @@ FINAL_BLOCK = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 COLUMNS = ("event_id", "revision", "length", "gzip_length")
 
 
+def deflate_blocks(items: list[bytes]) -> list[bytes]:
+    """Return each item as raw deflate blocks that stand alone and end on a byte boundary.
+
+    A full flush after each item resets the compressor's dictionary, so one compressor can
+    serve them all (setting one up costs more than compressing a VEVENT).
+    """
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return [compressor.compress(item) + compressor.flush(zlib.Z_FULL_FLUSH) for item in items]
+
+
 def deflate_block(data: bytes) -> bytes:
     """Return *data* as raw deflate blocks that stand alone and end on a byte boundary."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return deflate_blocks([data])[0]
 
 
 DEFLATED_END = deflate_block(END_CALENDAR)

@@ -257,10 +257,14 @@ def _render_pieces(event_ids: list[int], key: str) -> dict[int, feed_store.Piece
         .select_related("place")
         .prefetch_related("topics", "sources")
     )
-    pieces = {}
-    for event in events:
-        body = ical.render_event(calendar_event(event))
-        pieces[event.pk] = (event.revision, body, feed_store.deflate_block(body))
+    rendered = [
+        (event.pk, event.revision, ical.render_event(calendar_event(event))) for event in events
+    ]
+    deflated = feed_store.deflate_blocks([body for _pk, _revision, body in rendered])
+    pieces = {
+        pk: (revision, body, packed)
+        for (pk, revision, body), packed in zip(rendered, deflated, strict=True)
+    }
     EventFragment.objects.bulk_create(
         [
             EventFragment(
