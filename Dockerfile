@@ -28,6 +28,8 @@ COPY manage.py ./
 # kept in the image's environment. The real key comes from the container's environment.
 RUN SECRET_KEY=collectstatic-build-only-not-secret python manage.py collectstatic --noinput
 
+RUN mkdir -p /app/media && chown app:app /app/media
+
 USER app
 
 EXPOSE 8000

@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/timeline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test lint format install services clean
+.PHONY: run test bench lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: install node_modules/.package-lock.json
 	SECRET_KEY=test-only-not-secret DEBUG=0 \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) EMAIL_URL=consolemail:// \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: feed rendering against django-ical and plain icalendar (needs PostgreSQL)
+bench: install
+	bash bin/ensure-services
+	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/feeds.py
 
 lint:
 	$(BIN)/ruff check .

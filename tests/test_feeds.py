@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from timeline import feeds
-from timeline.models import Event, Feed, PrivateFeed
+from timeline.models import Event, EventFragment, Feed, PrivateFeed
 
 from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
 from .feed_helpers import expected, generate_events
@@ -325,3 +325,22 @@ def test_feed_directory_lists_subscribe_links(client):
     assert "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Flocalhost" in page
     assert "https://outlook.live.com/calendar/0/addfromweb?url=webcal%3A%2F%2F" in page
     assert "/feeds/countries/KZ.ics" in page
+
+
+def test_spliced_republish_equals_a_fresh_render_and_its_gzip():
+    events = generate_events(60)
+    feeds.publish("all")
+    event = events[5]
+    event.title = "Retitled — Қайта аталды"
+    event.save()
+    EventFactory(title="Brand new", start_date=dt.date(2027, 3, 3))
+    events[9].delete()
+    spliced = feeds.publish("all")
+    body = spliced.read()
+    assert gzip.decompress(spliced.read(gzipped=True)) == body
+    assert b"Brand new" in body and "Қайта аталды".encode() in body
+    # The same feed rendered from scratch gives the same bytes and ETag.
+    Feed.objects.all().delete()
+    EventFragment.objects.all().delete()
+    fresh = feeds.publish("all")
+    assert fresh.read() == body and fresh.etag == spliced.etag

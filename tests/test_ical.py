@@ -438,3 +438,39 @@ def test_icaljs_fails_loudly_on_a_tzid_without_vtimezone():
     floating = data.replace(b"DTSTART;TZID=Asia/Almaty:", b"DTSTART:")
     with pytest.raises(AssertionError, match="floating date-time"):
         parse_with_icaljs(floating)
+
+
+def _one(start, end=None, zone="Europe/Berlin", summary="s") -> bytes:
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    event = ical.CalendarEvent("u@x", 0, summary, "CONFIRMED", start, end, zone, moment, moment)
+    return ical.render(ical.CalendarMeta("n", "d", "https://x/", "https://x/"), [event])
+
+
+def test_spring_forward_onset_is_the_local_time_before_the_change():
+    # RFC 5545 3.6.5: DTSTART of an observance is local time in TZOFFSETFROM; Berlin moves
+    # its clocks from 02:00 CET to 03:00 CEST (01:00Z) on the last Sunday of March.
+    zone = ical.vtimezone("Europe/Berlin", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    daylight = next(sub for sub in zone.subcomponents if sub.name == "DAYLIGHT")
+    standard = [sub for sub in zone.subcomponents if sub.name == "STANDARD"][-1]
+    onsets = [daylight["DTSTART"].dt] + [r.dts[0].dt for r in daylight.get("RDATE", [])]
+    assert dt.datetime(2025, 3, 30, 2, 0) in onsets
+    assert daylight["TZOFFSETFROM"].td == dt.timedelta(hours=1)
+    fall = [standard["DTSTART"].dt] + [r.dts[0].dt for r in standard.get("RDATE", [])]
+    assert dt.datetime(2025, 10, 26, 3, 0) in fall
+
+
+@pytest.mark.parametrize("fold", [0, 1])
+def test_a_wall_time_that_happens_twice_reads_the_same_everywhere(fold):
+    start = dt.datetime(2025, 10, 26, 2, 30, fold=fold, tzinfo=ZoneInfo("Europe/Berlin"))
+    data = _one(start)
+    want = start.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for parse in PARSERS.values():
+        assert parse(data)[0]["start"] == want
+
+
+def test_control_characters_are_dropped_and_line_ends_kept():
+    start = dt.datetime(2025, 5, 5, 10, tzinfo=ZoneInfo("Europe/Berlin"))
+    data = _one(start, summary="Talks\x00\x0b\x1b end\r\nnext")
+    assert b"\x00" not in data and b"\x0b" not in data and b"\x1b" not in data
+    for parse in PARSERS.values():
+        assert parse(data)[0]["summary"] == "Talks end\nnext"
