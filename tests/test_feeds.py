@@ -203,6 +203,7 @@ def test_feed_queries_do_not_grow_with_events(client):
     generate_events(1000, seed=8)
     assert Event.objects.count() > 900
     assert queries_for_feed() == few
+    print("queries per feed request:", few)
 
 
 def test_single_event_calendar(client):
