@@ -43,6 +43,7 @@ def test_every_event_is_valid_sourced_and_stored_in_utc_as_computed():
             event.end_time,
         )
         assert (event.start_utc, event.end_utc) == (span.start, span.end), event.title
+        assert event.zone == event.effective_timezone
     publishers = set(Source.objects.values_list("publisher", flat=True))
     assert {"The Astana Times", "Akorda press service"} <= publishers
     for source in Source.objects.all():

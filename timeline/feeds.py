@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Min, Q, QuerySet, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import F, Max, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_countries import countries
 
@@ -221,11 +221,9 @@ def render_key() -> str:
 
 def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
     """Return, per time zone of the timed events, the local dates its VTIMEZONE must cover."""
-    zone = Coalesce(NullIf("timezone", Value("")), "place__timezone", Value("UTC"))
     rows = (
         events.filter(precision=timing.MINUTE)
         .order_by()
-        .annotate(zone=zone)
         .values("zone")
         .annotate(first=Min("start_date"), last=Max(Coalesce("end_date", "start_date")))
         .values_list("zone", "first", "last")

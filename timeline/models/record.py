@@ -181,6 +181,8 @@ class Event(models.Model):
     )
     start_utc = models.DateTimeField("start (UTC)", editable=False, db_index=True)
     end_utc = models.DateTimeField("end (UTC, exclusive)", null=True, editable=False)
+    # The zone in force (its own, else its place's), kept so feeds group by zone without a join.
+    zone = models.CharField(max_length=64, default="UTC", editable=False)
 
     place = models.ForeignKey(
         Place, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
@@ -223,6 +225,7 @@ class Event(models.Model):
             self.slug = unique_slug(self.title)
         span = self._span(self.effective_timezone)
         self.start_utc, self.end_utc = span.start, span.end
+        self.zone = self.effective_timezone
         saved = getattr(self, "_saved_schedule", None)
         if saved is not None and saved != self._schedule():
             self.sequence += 1
@@ -231,7 +234,7 @@ class Event(models.Model):
         if update_fields is not None:
             kwargs["update_fields"] = {
                 *update_fields,
-                *("sequence", "revision", "start_utc", "end_utc"),
+                *("sequence", "revision", "start_utc", "end_utc", "zone"),
             }
         super().save(*args, **kwargs)
         self._saved_schedule = self._schedule()
