@@ -231,53 +231,49 @@ def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
     return {name: (first, last) for name, first, last in rows if name != "UTC"}
 
 
-def cached_pieces(revisions: dict[int, int]) -> dict[int, feed_store.Piece]:
-    """Return the VEVENT of each event, from the fragment cache or rendered now (and cached)."""
+def cached_pieces(
+    revisions: dict[int, int], events: QuerySet[Event]
+) -> dict[int, feed_store.Piece]:
+    """Return the VEVENT of each of these events (a subset of *events*), cached or rendered now."""
     key = render_key()
     pieces: dict[int, feed_store.Piece] = {}
-    ids = list(revisions)
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for event_id, version, body, deflated in EventFragment.objects.filter(
-            event_id__in=chunk
-        ).values_list("event_id", "version", "body", "deflated"):
-            if version == f"{key}|{revisions[event_id]}":
-                pieces[event_id] = (revisions[event_id], bytes(body), bytes(deflated))
-    stale = [event_id for event_id in ids if event_id not in pieces]
-    for start in range(0, len(stale), 2000):
-        pieces.update(_render_pieces(stale[start : start + 2000], key))
-    return pieces
-
-
-def _render_pieces(event_ids: list[int], key: str) -> dict[int, feed_store.Piece]:
-    events = (
-        Event.objects.filter(pk__in=event_ids)
-        .select_related("place")
-        .prefetch_related("topics", "sources")
-    )
-    rendered = [
-        (event.pk, event.revision, ical.render_event(calendar_event(event))) for event in events
-    ]
-    deflated = feed_store.deflate_blocks([body for _pk, _revision, body in rendered])
-    pieces = {
-        pk: (revision, body, packed)
-        for (pk, revision, body), packed in zip(rendered, deflated, strict=True)
+    cached = EventFragment.objects.filter(event__in=events.values("pk"))
+    if len(revisions) < 5000:
+        cached = cached.filter(event_id__in=list(revisions))
+    for event_id, version, body in cached.values_list("event_id", "version", "body"):
+        if event_id in revisions and version == f"{key}|{revisions[event_id]}":
+            pieces[event_id] = (revisions[event_id], bytes(body))
+    stale = [event_id for event_id in revisions if event_id not in pieces]
+    if stale and not pieces and len(stale) == events.count():
+        # Cold: render straight from the feed's own query rather than a long list of ids.
+        _render_into(pieces, events, key)
+    elif stale:
+        _render_into(pieces, Event.objects.filter(pk__in=stale), key)
+    packed = feed_store.deflate_blocks([body for _revision, body in pieces.values()])
+    return {
+        event_id: (revision, body, deflated)
+        for (event_id, (revision, body)), deflated in zip(pieces.items(), packed, strict=True)
+        if event_id in revisions
     }
+
+
+def _render_into(pieces: dict, events: QuerySet[Event], key: str) -> None:
+    """Render *events* into *pieces* (id -> (revision, body)) and cache what was rendered."""
+    rendered = []
+    chosen = events.select_related("place").prefetch_related("topics", "sources")
+    for event in chosen.iterator(chunk_size=2000):
+        body = ical.render_event(calendar_event(event))
+        pieces[event.pk] = (event.revision, body)
+        rendered.append(
+            EventFragment(event_id=event.pk, version=f"{key}|{event.revision}", body=body)
+        )
     EventFragment.objects.bulk_create(
-        [
-            EventFragment(
-                event_id=event_id,
-                version=f"{key}|{revision}",
-                body=body,
-                deflated=deflated,
-            )
-            for event_id, (revision, body, deflated) in pieces.items()
-        ],
+        rendered,
+        batch_size=2000,
         update_conflicts=True,
         unique_fields=["event"],
-        update_fields=["version", "body", "deflated"],
+        update_fields=["version", "body"],
     )
-    return pieces
 
 
 def feed_meta(feed_spec: FeedSpec, zones: dict[str, tuple[dt.date, dt.date]]) -> ical.CalendarMeta:
@@ -381,7 +377,7 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
             previous = None
         pieces = previous.current_pieces(revisions) if previous else {}
         missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
-        pieces.update(cached_pieces(missing))
+        pieces.update(cached_pieces(missing, events))
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
         assembled = feed_store.assemble(render_key(), head, revisions, pieces)
         moment = timezone.now().replace(microsecond=0)

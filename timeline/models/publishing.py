@@ -62,7 +62,6 @@ class EventFragment(models.Model):
     )
     version = models.CharField(max_length=200)
     body = models.BinaryField()
-    deflated = models.BinaryField(help_text="The body as a standalone raw deflate block.")
 
     def __str__(self) -> str:
         return f"VEVENT of {self.event_id}"
