@@ -147,3 +147,23 @@ LOGGING = {
 FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
 # How often calendar clients should refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL, Cache-Control).
 FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
+
+# --- Notifications ---------------------------------------------------------------------------
+# A reminder later than this is skipped rather than sent late.
+REMINDER_GRACE_MINUTES = env.int("REMINDER_GRACE_MINUTES", default=30)
+# Changes to one event within this delay make one notice (old -> new).
+CHANGE_NOTICE_DELAY_SECONDS = env.int("CHANGE_NOTICE_DELAY_SECONDS", default=600)
+# How often beat runs the dispatcher, and how many rows one claim takes.
+DISPATCH_INTERVAL_SECONDS = env.float("DISPATCH_INTERVAL_SECONDS", default=5.0)
+DISPATCH_BATCH_SIZE = env.int("DISPATCH_BATCH_SIZE", default=200)
+# Temporary SMTP failures are retried after RETRY_BASE_SECONDS * 2**attempt, at most this often.
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=8)
+# Confirmation links expire after this many hours.
+CONFIRMATION_MAX_AGE_HOURS = env.int("CONFIRMATION_MAX_AGE_HOURS", default=72)
+CELERY_BEAT_SCHEDULE["dispatch-notifications"] = {
+    "task": "timeline.tasks.dispatch_notifications",
+    "schedule": DISPATCH_INTERVAL_SECONDS,
+}
+# An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
+UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")

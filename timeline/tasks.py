@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import feeds, heartbeat
+from .notifications import dispatch, scheduling
 
 
 @shared_task
@@ -13,11 +14,20 @@ def record_heartbeat(name: str = "worker") -> None:
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def publish_changes(event_ids: list[int], keys: list[str]) -> None:
-    """Re-publish the feeds that these events and feed keys touch."""
+    """Re-publish the feeds these events and keys touch; bring the events' outbox in line."""
     feeds.publish_changes(event_ids, keys)
+    for event_id in event_ids:
+        scheduling.sync_event(event_id)
 
 
 @shared_task
 def publish_all_feeds() -> None:
     """Re-publish every feed (moves the window on; catches up after a lost message)."""
     feeds.publish_everything()
+
+
+@shared_task
+def dispatch_notifications() -> None:
+    """Send the due notifications (beat runs this every few seconds)."""
+    heartbeat.record("dispatcher")
+    dispatch.dispatch_due()

@@ -14,19 +14,31 @@ from .record import (
     unique_slug,
     validate_iana_zone,
 )
+from .subscribers import (
+    LEAD_TIME_CHOICES,
+    AnnouncedSchedule,
+    Notification,
+    Subscriber,
+    Subscription,
+)
 
 __all__ = [
+    "LEAD_TIME_CHOICES",
     "Actor",
+    "AnnouncedSchedule",
     "Event",
     "EventFragment",
     "EventQuerySet",
     "Feed",
     "FeedMembership",
     "Heartbeat",
+    "Notification",
     "Place",
     "Precision",
     "PrivateFeed",
     "Source",
+    "Subscriber",
+    "Subscription",
     "Topic",
     "Track",
     "unique_slug",

@@ -1,0 +1,182 @@
+"""Subscribers, what they follow, and the outbox of notifications to them."""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+
+from .record import Actor, Event, Topic, Track, validate_iana_zone
+
+LEAD_TIME_CHOICES = [
+    (10080, "1 week before"),
+    (1440, "1 day before"),
+    (60, "1 hour before"),
+    (0, "At the start"),
+]
+
+
+def default_lead_times() -> list[int]:
+    return [1440]
+
+
+class Subscriber(models.Model):
+    """Someone who gets email about what they follow, once they confirmed their address."""
+
+    email = models.EmailField(max_length=254, unique=True)
+    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    timezone = models.CharField(
+        "time zone", max_length=64, default="UTC", validators=[validate_iana_zone]
+    )
+    lead_times = models.JSONField(default=default_lead_times, help_text="Minutes before the start.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(default=False, help_text="Paused subscribers are sent nothing.")
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Signed into every link; a new nonce invalidates every link sent so far.
+    link_nonce = models.CharField(max_length=32, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.link_nonce:
+            self.link_nonce = secrets.token_hex(16)
+        super().save(*args, **kwargs)
+
+    @property
+    def active(self) -> bool:
+        """Tell whether anything but a confirmation may be sent."""
+        return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
+
+
+class Subscription(models.Model):
+    """One thing a subscriber follows: a topic, country, actor, track or single event."""
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="follows")
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
+    country = CountryField(blank=True)
+    actor = models.ForeignKey(Actor, null=True, blank=True, on_delete=models.CASCADE)
+    track = models.ForeignKey(Track, null=True, blank=True, on_delete=models.CASCADE)
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="subscription_follows_exactly_one_thing",
+                condition=(
+                    Q(
+                        topic__isnull=False,
+                        actor__isnull=True,
+                        track__isnull=True,
+                        event__isnull=True,
+                        country="",
+                    )
+                    | Q(
+                        topic__isnull=True,
+                        actor__isnull=False,
+                        track__isnull=True,
+                        event__isnull=True,
+                        country="",
+                    )
+                    | Q(
+                        topic__isnull=True,
+                        actor__isnull=True,
+                        track__isnull=False,
+                        event__isnull=True,
+                        country="",
+                    )
+                    | Q(
+                        topic__isnull=True,
+                        actor__isnull=True,
+                        track__isnull=True,
+                        event__isnull=False,
+                        country="",
+                    )
+                    | (
+                        Q(
+                            topic__isnull=True,
+                            actor__isnull=True,
+                            track__isnull=True,
+                            event__isnull=True,
+                        )
+                        & ~Q(country="")
+                    )
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        followed = self.topic or self.actor or self.track or self.event or self.country.name
+        return f"{self.subscriber} follows {followed}"
+
+
+class AnnouncedSchedule(models.Model):
+    """What followers were last told of an event's time, place and status (for change notices)."""
+
+    event = models.OneToOneField(
+        Event, primary_key=True, on_delete=models.CASCADE, related_name="announced"
+    )
+    data = models.JSONField()
+    # The event revision the outbox was last brought in line with.
+    revision = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"announced schedule of {self.event_id}"
+
+
+class Notification(models.Model):
+    """One logical email: created once, claimed by one dispatcher, sent once."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", "Confirm your address"
+        REMINDER = "reminder", "Reminder"
+        RESCHEDULED = "rescheduled", "Changed"
+        CANCELLED = "cancelled", "Cancelled"
+        DATE_ANNOUNCED = "date_announced", "Date announced"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="outbox")
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # Tells apart notifications of one kind: the lead time of a reminder, the round of a notice.
+    key = models.CharField(max_length=60, default="")
+    lead_minutes = models.PositiveIntegerField(null=True, blank=True)
+    due_at = models.DateTimeField(db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # For reminders: the start the reminder was scheduled for; for notices: old and new values.
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "event", "kind", "key"], name="one_notification_per_purpose"
+            ),
+            models.UniqueConstraint(
+                fields=["subscriber", "kind", "key"],
+                condition=Q(event__isnull=True),
+                name="one_eventless_notification_per_purpose",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.subscriber_id} ({self.state})"

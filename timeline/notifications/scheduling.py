@@ -1,0 +1,268 @@
+"""Create and move outbox rows when events or subscriptions change (called after commit)."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from .. import timing
+from ..models import AnnouncedSchedule, Event, Notification, Subscriber
+
+Kind, State = Notification.Kind, Notification.State
+REMINDABLE_STATUSES = (Event.Status.TENTATIVE, Event.Status.CONFIRMED)
+
+
+def grace() -> dt.timedelta:
+    """Return how late a reminder may still go out; older ones are skipped, not sent late."""
+    return dt.timedelta(minutes=settings.REMINDER_GRACE_MINUTES)
+
+
+def debounce() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.CHANGE_NOTICE_DELAY_SECONDS)
+
+
+def active_subscribers() -> QuerySet[Subscriber]:
+    return Subscriber.objects.filter(
+        confirmed_at__isnull=False, unsubscribed_at__isnull=True, paused=False
+    )
+
+
+def followers(event: Event) -> QuerySet[Subscriber]:
+    """Return the active subscribers following this event or its topics, people, places, track."""
+    follows = (
+        Q(follows__event=event)
+        | Q(follows__topic__in=event.topics.all())
+        | Q(follows__actor__in=event.participants.all())
+    )
+    codes = [country.code for country in event.countries]
+    if codes:
+        follows |= Q(follows__country__in=codes)
+    if event.track_id:
+        follows |= Q(follows__track=event.track_id)
+    return active_subscribers().filter(pk__in=Subscriber.objects.filter(follows).values("pk"))
+
+
+def is_remindable(event: Event) -> bool:
+    """Tell whether reminders go out for this event (dated to the day, published, going ahead)."""
+    return (
+        event.published
+        and event.precision in (timing.MINUTE, timing.DAY)
+        and event.status in REMINDABLE_STATUSES
+    )
+
+
+def schedule_of(event: Event) -> dict:
+    """Return what followers are told about an event's time, place and status."""
+    return {
+        "title": event.title,
+        "precision": event.precision,
+        "when": event.when,
+        "zone": event.zone,
+        "start_utc": event.start_utc.isoformat(),
+        "end_utc": event.end_utc.isoformat() if event.end_utc else None,
+        "place": str(event.place) if event.place_id else "",
+        "status": event.status,
+    }
+
+
+def _changed(old: dict, new: dict) -> bool:
+    return any(
+        old.get(name) != new.get(name) for name in ("start_utc", "end_utc", "place", "status")
+    )
+
+
+def reminder_key(lead: int, start: dt.datetime) -> str:
+    return f"{lead}@{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+
+
+# --- events ----------------------------------------------------------------------------------
+def sync_event(event_id: int, now: dt.datetime | None = None) -> None:
+    """Bring the outbox in line with an event's current state: notices, then reminders."""
+    now = now or timezone.now()
+    event = Event.objects.select_related("place").filter(pk=event_id).first()
+    if event is None:
+        return  # its rows went with it
+    with transaction.atomic():
+        _notice_changes(event, now)
+        _sync_reminders(event, now)
+        AnnouncedSchedule.objects.filter(event=event).update(revision=event.revision)
+
+
+def sync_changed_events(limit: int = 500, now: dt.datetime | None = None) -> int:
+    """Sync the events changed since their outbox was last brought in line; return how many.
+
+    This is what makes a lost message harmless: the dispatcher calls it on every run, so an
+    edit reaches the outbox even if the task queued after its commit never arrived.
+    """
+    stale = Event.objects.exclude(announced__revision=F("revision")).values_list("pk", flat=True)
+    ids = list(stale[:limit])
+    for event_id in ids:
+        sync_event(event_id, now)
+    return len(ids)
+
+
+def _notice_changes(event: Event, now: dt.datetime) -> None:
+    current = schedule_of(event)
+    announced = AnnouncedSchedule.objects.select_for_update().filter(event=event).first()
+    if announced is None or not event.published:
+        AnnouncedSchedule.objects.update_or_create(event=event, defaults={"data": current})
+        return
+    old = announced.data
+    if old == current:
+        return
+    announced.data = current
+    announced.save(update_fields=["data"])
+    pending_notices = Notification.objects.filter(
+        event=event, kind=Kind.RESCHEDULED, state=State.PENDING
+    )
+    if current["status"] == Event.Status.CANCELLED and old["status"] != Event.Status.CANCELLED:
+        pending_notices.update(state=State.SKIPPED, last_error="Superseded by the cancellation.")
+        _notify_followers(event, Kind.CANCELLED, f"cancelled@{event.sequence}", now, old, current)
+    elif old["precision"] in timing.COARSER_THAN_DAY and current["precision"] not in (
+        timing.COARSER_THAN_DAY
+    ):
+        _notify_followers(event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, old, current)
+    elif _changed(old, current):
+        # Debounced: later changes within the delay update the pending notice's "new" values.
+        updated = 0
+        for notice in pending_notices:
+            notice.payload = {**notice.payload, "new": current}
+            notice.save(update_fields=["payload", "updated_at"])
+            updated += 1
+        if not updated:
+            _notify_followers(
+                event, Kind.RESCHEDULED, f"changed@{event.sequence}", now + debounce(), old, current
+            )
+
+
+def _notify_followers(
+    event: Event, kind: str, key: str, due: dt.datetime, old: dict, new: dict
+) -> None:
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                subscriber_id=subscriber_id,
+                event=event,
+                kind=kind,
+                key=key,
+                due_at=due,
+                payload={"old": old, "new": new},
+            )
+            for subscriber_id in followers(event).values_list("pk", flat=True)
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _sync_reminders(event: Event, now: dt.datetime) -> None:
+    pending = Notification.objects.filter(event=event, kind=Kind.REMINDER, state=State.PENDING)
+    if not is_remindable(event):
+        pending.update(state=State.SKIPPED, last_error=f"Event is {event.get_status_display()}.")
+        return
+    wanted = {
+        (subscriber_id, lead)
+        for subscriber_id, leads in followers(event).values_list("pk", "lead_times")
+        for lead in leads
+    }
+    moved = []
+    for row in pending:
+        if (row.subscriber_id, row.lead_minutes) not in wanted:
+            row.state, row.last_error = State.SKIPPED, "No longer followed."
+        else:
+            # An event that moves takes its pending reminders with it.
+            row.due_at = event.start_utc - dt.timedelta(minutes=row.lead_minutes)
+            row.key = reminder_key(row.lead_minutes, event.start_utc)
+            row.payload = {"start_utc": event.start_utc.isoformat()}
+        moved.append(row)
+    for row in moved:
+        try:
+            with transaction.atomic():
+                row.save(update_fields=["state", "last_error", "due_at", "key", "payload"])
+        except Exception:  # the reminder for this start exists already (sent before the move)
+            Notification.objects.filter(pk=row.pk).update(
+                state=State.SKIPPED, last_error="Already reminded for this start."
+            )
+    _create_reminders(event, wanted, now)
+
+
+def _create_reminders(event: Event, wanted: set[tuple[int, int]], now: dt.datetime) -> None:
+    earliest = now - grace()
+    rows = []
+    for subscriber_id, lead in wanted:
+        due = event.start_utc - dt.timedelta(minutes=lead)
+        if due >= earliest:
+            rows.append(
+                Notification(
+                    subscriber_id=subscriber_id,
+                    event=event,
+                    kind=Kind.REMINDER,
+                    key=reminder_key(lead, event.start_utc),
+                    lead_minutes=lead,
+                    due_at=due,
+                    payload={"start_utc": event.start_utc.isoformat()},
+                )
+            )
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+
+
+# --- subscribers -----------------------------------------------------------------------------
+def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
+    """Bring a subscriber's reminders in line with what they follow and their lead times."""
+    now = now or timezone.now()
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return
+    pending = Notification.objects.filter(subscriber=subscriber, state=State.PENDING).exclude(
+        kind=Kind.CONFIRMATION
+    )
+    if not subscriber.active:
+        pending.update(state=State.SKIPPED, last_error="Subscriber is not active.")
+        return
+    events = list(followed_events(subscriber).filter(start_utc__gt=now - grace()))
+    followed = {event.pk for event in events}
+    leads = set(subscriber.lead_times)
+    pending.exclude(event__in=followed).update(
+        state=State.SKIPPED, last_error="No longer followed."
+    )
+    pending.filter(kind=Kind.REMINDER).exclude(lead_minutes__in=leads).update(
+        state=State.SKIPPED, last_error="Lead time no longer chosen."
+    )
+    for event in events:
+        _create_reminders(event, {(subscriber.pk, lead) for lead in leads}, now)
+
+
+def followed_events(subscriber: Subscriber) -> QuerySet[Event]:
+    """Return the remindable events this subscriber follows."""
+    follows = list(subscriber.follows.all())
+    selection = Q(pk__in=[])
+    for follow in follows:
+        if follow.event_id:
+            selection |= Q(pk=follow.event_id)
+        elif follow.topic_id:
+            selection |= Q(topics=follow.topic_id)
+        elif follow.actor_id:
+            selection |= Q(participants=follow.actor_id)
+        elif follow.track_id:
+            selection |= Q(track=follow.track_id)
+        elif follow.country:
+            selection |= Q(countries__contains=follow.country.code)
+    return Event.objects.filter(
+        pk__in=Event.objects.filter(selection).values("pk"),
+        published=True,
+        precision__in=(timing.MINUTE, timing.DAY),
+        status__in=REMINDABLE_STATUSES,
+    )
+
+
+def request_confirmation(subscriber: Subscriber, now: dt.datetime | None = None) -> Notification:
+    """Queue the one mail an unconfirmed address may get: the confirmation link."""
+    notification, _ = Notification.objects.get_or_create(
+        subscriber=subscriber,
+        event=None,
+        kind=Kind.CONFIRMATION,
+        key=f"confirm@{subscriber.link_nonce}",
+        defaults={"due_at": now or timezone.now()},
+    )
+    return notification
