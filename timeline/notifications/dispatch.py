@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
-from django.template import TemplateError
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from .. import timing
@@ -146,7 +146,7 @@ def _deliver(connection, row: Notification, now: dt.datetime) -> str:
         return "skipped"
     try:
         send(connection, row)
-    except (PermanentFailure, TemplateError, ValueError) as error:
+    except (PermanentFailure, TemplateDoesNotExist, TemplateSyntaxError, ValueError) as error:
         _finish(row, State.FAILED, error=str(error))
         return "failed"
     except TemporaryFailure as error:
