@@ -109,3 +109,20 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server; Django's mail goes to it over SMTP (no locmem backend)."""
+    from .smtp import SmtpServer
+
+    with SmtpServer() as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        os.environ["EMAIL_URL"] = server.url  # for worker processes started by the test
+        try:
+            yield server.sink
+        finally:
+            os.environ.pop("EMAIL_URL", None)

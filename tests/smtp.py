@@ -1,0 +1,73 @@
+"""A real SMTP server in the test process (aiosmtpd) that records what it is sent.
+
+It can answer 451 (try later) to every n-th message, 550 to chosen recipients, or store a
+message and drop the connection before answering.
+"""
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class SmtpSink:
+    """Records messages; behaviour switches are read on every DATA command."""
+
+    temporary_failure_every: int = 0  # answer 451 to every n-th message (0: never)
+    refuse: set[str] = field(default_factory=set)  # recipients answered 550
+    messages: list = field(default_factory=list)
+    attempts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.attempts += 1
+            if self.temporary_failure_every and self.attempts % self.temporary_failure_every == 0:
+                return "451 4.3.0 Try again later"
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.messages.append(message)
+        return "250 Message accepted"
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [message["Message-ID"] for message in self.messages]
+
+    def to(self, address: str) -> list:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+class SmtpServer:
+    """Run an SmtpSink on a free local port until stopped."""
+
+    def __init__(self, sink: SmtpSink | None = None) -> None:
+        self.sink = sink or SmtpSink()
+        self.port = free_port()
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "SmtpServer":
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
