@@ -62,42 +62,43 @@ def worker_environment() -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
 
 
+def start_celery(kind: str, log_path: Path, *extra: str) -> subprocess.Popen:
+    """Start `celery worker` or `celery beat` as production does, on the test database."""
+    arguments = {
+        "worker": ["worker", "--concurrency=1", "--without-gossip", "--without-mingle"],
+        "beat": ["beat", f"--schedule={log_path.with_suffix('.schedule')}"],
+    }[kind]
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel=INFO", *extra],
+        cwd=ROOT,
+        env=worker_environment(),
+        stdout=log_path.open("a"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` as production does, against Redis and the test database."""
     from config.celery import app
 
     app.control.purge()  # messages left by earlier runs belong to other databases
-    log = (tmp_path / "worker.log").open("w+")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=worker_environment(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = tmp_path / "worker.log"
+    process = start_celery("worker", log_path)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.seek(0)
-        print(log.read()[-4000:])
+        stop(process)
+        print(log_path.read_text()[-4000:])
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):

@@ -8,6 +8,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
@@ -26,6 +27,7 @@ class SmtpSink:
     temporary_failure_every: int = 0  # answer 451 to every n-th message (0: never)
     refuse: set[str] = field(default_factory=set)  # recipients answered 550
     messages: list = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.time() of each accepted message
     attempts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -42,6 +44,7 @@ class SmtpSink:
                 return "451 4.3.0 Try again later"
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(message)
+            self.arrivals.append(time.time())
         return "250 Message accepted"
 
     def ids(self) -> list[str]:

@@ -474,3 +474,19 @@ def test_control_characters_are_dropped_and_line_ends_kept():
     assert b"\x00" not in data and b"\x0b" not in data and b"\x1b" not in data
     for parse in PARSERS.values():
         assert parse(data)[0]["summary"] == "Talks end\nnext"
+
+
+def test_calendar_names_with_commas_semicolons_and_line_breaks_are_escaped():
+    start = dt.datetime(2025, 5, 5, 10, tzinfo=ZoneInfo("Europe/Berlin"))
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    event = ical.CalendarEvent(
+        "u@x", 0, "s", "CONFIRMED", start, None, "Europe/Berlin", moment, moment
+    )
+    meta = ical.CalendarMeta(
+        "Торговля, энергия; ядро\r\nAES", "a;b,c\nd", "https://x/", "https://x/"
+    )
+    data = ical.render(meta, [event])
+    assert_lines_well_formed(data)
+    calendar = icalendar.Calendar.from_ical(data)
+    assert str(calendar["DESCRIPTION"]) == "a;b,c\nd"
+    assert "X-WR-CALNAME:Торговля\\, энергия\\; ядро\\nAES" in data.decode()

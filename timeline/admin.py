@@ -1,15 +1,33 @@
 """The editors' admin: the record with filters, search, actions, history and undo."""
 
+from functools import partial
+
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from django_countries.filters import CountryFilter
 from reversion.admin import VersionAdmin
 
-from .models import Actor, Event, Feed, Heartbeat, Place, PrivateFeed, Source, Topic, Track
+from .models import (
+    Actor,
+    Event,
+    Feed,
+    Heartbeat,
+    Notification,
+    Place,
+    PrivateFeed,
+    Source,
+    Subscriber,
+    Subscription,
+    Topic,
+    Track,
+)
+from .notifications import scheduling
 
 
 class SourceInline(admin.TabularInline):
@@ -199,3 +217,120 @@ class FeedAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Feed | None = None) -> bool:
         return False
+
+
+# --- Email subscribers and their outbox ---------------------------------------------------------
+def _sync_after_commit(subscriber_ids) -> None:
+    for subscriber_id in subscriber_ids:
+        transaction.on_commit(partial(scheduling.sync_subscriber, subscriber_id))
+
+
+class SubscriptionInline(admin.TabularInline):
+    model = Subscription
+    extra = 0
+    fields = ("topic", "country", "actor", "track", "event")
+    autocomplete_fields = ("topic", "actor", "track", "event")
+    verbose_name = "follow"
+    verbose_name_plural = "follows (each row: exactly one thing)"
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    list_display = ("email", "confirmed_at", "paused", "unsubscribed_at", "timezone")
+    list_filter = (
+        "paused",
+        ("confirmed_at", admin.EmptyFieldListFilter),
+        ("unsubscribed_at", admin.EmptyFieldListFilter),
+    )
+    search_fields = ("email",)
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at",)
+    fields = (
+        "email",
+        "language",
+        "timezone",
+        "lead_times",
+        "confirmed_at",
+        "paused",
+        "unsubscribed_at",
+        "created_at",
+    )
+    inlines = [SubscriptionInline]
+    actions = ["pause", "resume"]
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        _sync_after_commit([form.instance.pk])
+
+    def _set_paused(self, request: HttpRequest, queryset: QuerySet, value: bool) -> None:
+        subscribers = [subscriber for subscriber in queryset if subscriber.paused != value]
+        for subscriber in subscribers:
+            subscriber.paused = value
+            subscriber.save(update_fields=["paused"])
+        _sync_after_commit(queryset.values_list("pk", flat=True))
+        verb = "Paused" if value else "Resumed"
+        self.message_user(request, f"{verb} {len(subscribers)} subscriber(s).", messages.SUCCESS)
+
+    @admin.action(description="Pause mail to the selected subscribers", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_paused(request, queryset, True)
+
+    @admin.action(description="Resume mail to the selected subscribers", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_paused(request, queryset, False)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = (
+        "subscriber",
+        "event",
+        "kind",
+        "state",
+        "due_at",
+        "attempts",
+        "sent_at",
+        "short_error",
+    )
+    list_filter = ("state", "kind")
+    list_select_related = ("subscriber", "event")
+    search_fields = ("subscriber__email", "event__title")
+    date_hierarchy = "due_at"
+    actions = ["retry_failed"]
+    readonly_fields = (
+        "subscriber",
+        "event",
+        "kind",
+        "key",
+        "lead_minutes",
+        "due_at",
+        "state",
+        "attempts",
+        "last_error",
+        "claimed_until",
+        "sent_at",
+        "payload",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="last error")
+    def short_error(self, notification: Notification) -> str:
+        return Truncator(notification.last_error).chars(60)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        # The outbox is the dispatcher's: rows are only looked at, or sent again by the action.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.action(
+        description="Retry failed: send the selected failed rows again now", permissions=["change"]
+    )
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.filter(state=Notification.State.FAILED).update(
+            state=Notification.State.PENDING, due_at=timezone.now(), claimed_until=None
+        )
+        self.message_user(request, f"Queued {count} failed row(s) again.", messages.SUCCESS)

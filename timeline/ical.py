@@ -124,10 +124,14 @@ def render_head(meta: CalendarMeta) -> bytes:
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", meta.name)
-    calendar.add("x-wr-calname", meta.name)
-    calendar.add("description", meta.description)
-    calendar.add("x-wr-caldesc", meta.description)
+    # NAME and the X-WR- properties are typed explicitly: the library would write them as
+    # unknown values, unescaped, so a comma, semicolon or line break would break the file.
+    name = icalendar.vText(clean_text(meta.name))
+    description = icalendar.vText(clean_text(meta.description))
+    calendar["NAME"] = name
+    calendar["X-WR-CALNAME"] = name
+    calendar["DESCRIPTION"] = description
+    calendar["X-WR-CALDESC"] = description
     calendar.add("refresh-interval", meta.refresh, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(meta.refresh))
     calendar.add("url", meta.url)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import feed_views, views
+from . import feed_views, subscription_views, views
 
 app_name = "timeline"
 
@@ -17,5 +17,10 @@ urlpatterns = [
     path("feeds/tracks/<slug:slug>.ics", feed_views.track_feed, name="feed-track"),
     path("feeds/actors/<slug:slug>.ics", feed_views.actor_feed, name="feed-actor"),
     path("feeds/private/<str:token>.ics", feed_views.private_feed, name="feed-private"),
+    path("subscribe/", subscription_views.subscribe, name="subscribe"),
+    path("subscribe/sent/", subscription_views.subscribe_sent, name="subscribe-sent"),
+    path("confirm/<str:token>/", subscription_views.confirm, name="confirm"),
+    path("subscriptions/<str:token>/", subscription_views.preferences, name="subscription"),
+    path("unsubscribe/<str:token>/", subscription_views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -37,8 +37,9 @@ class PermanentFailure(Exception):
 
 def skip_stale(now: dt.datetime) -> int:
     """Mark reminders due longer ago than the grace period skipped: never sent late."""
+    # Only rows never tried: a retried row's due time is its next try, not its moment.
     return Notification.objects.filter(
-        kind=Kind.REMINDER, state=State.PENDING, due_at__lt=now - grace()
+        kind=Kind.REMINDER, state=State.PENDING, attempts=0, due_at__lt=now - grace()
     ).update(state=State.SKIPPED, last_error="Too late to remind.")
 
 
@@ -81,7 +82,8 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
             return "Event has moved since this reminder was scheduled."
         if notification.lead_minutes and event.start_utc <= now:
             return "Event has already started."
-        if now > notification.due_at + grace():
+        scheduled = event.start_utc - dt.timedelta(minutes=notification.lead_minutes or 0)
+        if now > scheduled + grace():
             return "Too late to remind."
     if notification.kind == Kind.RESCHEDULED:
         old, new = notification.payload.get("old", {}), notification.payload.get("new", {})
@@ -155,7 +157,7 @@ def _deliver(connection, row: Notification, now: dt.datetime) -> str:
             return "failed"
         Notification.objects.filter(pk=row.pk, state=State.SENDING).update(
             state=State.PENDING,
-            due_at=timezone.now() + retry_delay(row.attempts),
+            due_at=now + retry_delay(row.attempts),
             claimed_until=None,
             last_error=str(error)[:2000],
         )
@@ -165,9 +167,9 @@ def _deliver(connection, row: Notification, now: dt.datetime) -> str:
 
 
 def _finish(row: Notification, state: str, error: str = "") -> None:
-    Notification.objects.filter(pk=row.pk).update(
-        state=state,
-        claimed_until=None,
-        last_error=error[:2000],
-        sent_at=timezone.now() if state == State.SENT else None,
-    )
+    changes = {"state": state, "claimed_until": None}
+    if state == State.SENT:
+        changes["sent_at"] = timezone.now()  # an earlier try's error stays on record
+    else:
+        changes["last_error"] = error[:2000]
+    Notification.objects.filter(pk=row.pk).update(**changes)

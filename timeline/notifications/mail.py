@@ -64,6 +64,7 @@ def build(notification: Notification) -> EmailMultiAlternatives:
     headers = {"Message-ID": message_id(notification)}
     if notification.kind == Kind.CONFIRMATION:
         context["confirm_url"] = links.confirm_url(subscriber)
+        context["confirm_hours"] = settings.CONFIRMATION_MAX_AGE_HOURS
         subject = SUBJECTS[Kind.CONFIRMATION]
     else:
         context["times"] = times(event, subscriber.timezone)

@@ -205,6 +205,18 @@ def _create_reminders(event: Event, wanted: set[tuple[int, int]], now: dt.dateti
                 )
             )
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    # A reminder skipped earlier (paused, unfollowed, event cancelled) comes back when wanted
+    # again and still in time; one already sent keeps its key, so it is never sent twice.
+    for subscriber_id, lead in wanted:
+        due = event.start_utc - dt.timedelta(minutes=lead)
+        if due >= earliest:
+            Notification.objects.filter(
+                subscriber_id=subscriber_id,
+                event=event,
+                kind=Kind.REMINDER,
+                key=reminder_key(lead, event.start_utc),
+                state=State.SKIPPED,
+            ).update(state=State.PENDING, due_at=due, last_error="", claimed_until=None)
 
 
 # --- subscribers -----------------------------------------------------------------------------
@@ -220,12 +232,12 @@ def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
     if not subscriber.active:
         pending.update(state=State.SKIPPED, last_error="Subscriber is not active.")
         return
-    events = list(followed_events(subscriber).filter(start_utc__gt=now - grace()))
-    followed = {event.pk for event in events}
-    leads = set(subscriber.lead_times)
+    followed = followed_events(subscriber, remindable_only=False).values("pk")
     pending.exclude(event__in=followed).update(
         state=State.SKIPPED, last_error="No longer followed."
     )
+    events = list(followed_events(subscriber).filter(start_utc__gt=now - grace()))
+    leads = set(subscriber.lead_times)
     pending.filter(kind=Kind.REMINDER).exclude(lead_minutes__in=leads).update(
         state=State.SKIPPED, last_error="Lead time no longer chosen."
     )
@@ -233,8 +245,8 @@ def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
         _create_reminders(event, {(subscriber.pk, lead) for lead in leads}, now)
 
 
-def followed_events(subscriber: Subscriber) -> QuerySet[Event]:
-    """Return the remindable events this subscriber follows."""
+def followed_events(subscriber: Subscriber, remindable_only: bool = True) -> QuerySet[Event]:
+    """Return the events this subscriber follows (only those reminders go out for, by default)."""
     follows = list(subscriber.follows.all())
     selection = Q(pk__in=[])
     for follow in follows:
@@ -248,8 +260,10 @@ def followed_events(subscriber: Subscriber) -> QuerySet[Event]:
             selection |= Q(track=follow.track_id)
         elif follow.country:
             selection |= Q(countries__contains=follow.country.code)
-    return Event.objects.filter(
-        pk__in=Event.objects.filter(selection).values("pk"),
+    events = Event.objects.filter(pk__in=Event.objects.filter(selection).values("pk"))
+    if not remindable_only:
+        return events
+    return events.filter(
         published=True,
         precision__in=(timing.MINUTE, timing.DAY),
         status__in=REMINDABLE_STATUSES,

@@ -1,0 +1,189 @@
+"""Public forms: signing up for email about what one follows, and changing it later."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django_countries import countries as all_countries
+
+from . import timing
+from .models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Subscription, Topic, Track
+
+NOTHING_FOLLOWED = (
+    "Choose at least one thing to follow: a topic, a country, a person or organisation, "
+    "a project or an event."
+)
+NO_LEAD_TIME = "Choose at least one time to be reminded."
+FOLLOW_FIELDS = ("topics", "countries", "actors", "tracks", "events")
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(timing.available_zones())]
+
+
+def _codes(value) -> list[str]:
+    """Return the country codes of a stored CountryField(multiple=True) value."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [code for code in value.split(",") if code]
+    return [getattr(country, "code", str(country)) for country in value]
+
+
+def event_country_codes() -> set[str]:
+    """Return the codes of the countries published events are tagged with."""
+    codes: set[str] = set()
+    for value in Event.objects.published().order_by().values_list("countries", flat=True):
+        codes.update(_codes(value))
+    return codes
+
+
+def country_choices(extra=()) -> list[tuple[str, str]]:
+    """Return (code, name) for the countries of published events (and *extra*), by name."""
+    codes = event_country_codes() | {code for code in extra if code}
+    return sorted(((code, all_countries.name(code) or code) for code in codes), key=lambda c: c[1])
+
+
+def checkboxes(queryset, label: str) -> forms.ModelMultipleChoiceField:
+    return forms.ModelMultipleChoiceField(
+        queryset=queryset, required=False, label=label, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class FollowForm(forms.Form):
+    """What to follow, when to be reminded, and in which time zone times are shown."""
+
+    topics = checkboxes(Topic.objects.all(), "Topics")
+    countries = forms.MultipleChoiceField(
+        choices=(), required=False, label="Countries", widget=forms.CheckboxSelectMultiple
+    )
+    actors = checkboxes(Actor.objects.all(), "People and organisations")
+    tracks = checkboxes(Track.objects.all(), "Long-running projects")
+    lead_times = forms.TypedMultipleChoiceField(
+        choices=LEAD_TIME_CHOICES,
+        coerce=int,
+        label="Remind me",
+        initial=[1440],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": NO_LEAD_TIME},
+    )
+    timezone = forms.ChoiceField(
+        choices=zone_choices,
+        initial="UTC",
+        label="Your time zone",
+        help_text="Times in the emails are shown in this zone, and in the event's own.",
+    )
+
+    def __init__(self, *args, extra_countries=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["countries"].choices = country_choices(extra_countries)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        failed = any(name in self.errors for name in (*FOLLOW_FIELDS, "event"))
+        if not failed and not self.follows():
+            raise ValidationError(NOTHING_FOLLOWED, code="nothing_followed")
+        return cleaned
+
+    def follows(self) -> set[tuple[str, object]]:
+        """Return what the form chooses to follow, as (field, value) pairs of Subscription."""
+        data = self.cleaned_data
+        wanted = {("topic_id", topic.pk) for topic in data.get("topics") or ()}
+        wanted |= {("country", code) for code in data.get("countries") or ()}
+        wanted |= {("actor_id", actor.pk) for actor in data.get("actors") or ()}
+        wanted |= {("track_id", track.pk) for track in data.get("tracks") or ()}
+        wanted |= {("event_id", event.pk) for event in self.followed_events()}
+        return wanted
+
+    def followed_events(self) -> list[Event]:
+        return list(self.cleaned_data.get("events") or ())
+
+    def chosen_lead_times(self) -> list[int]:
+        """Return the chosen lead times, longest first, each once."""
+        return sorted(set(self.cleaned_data["lead_times"]), reverse=True)
+
+    def follow_fields(self) -> list:
+        """Return the bound checkbox groups that have something to choose from."""
+        return [self[name] for name in FOLLOW_FIELDS if name in self.fields and len(self[name])]
+
+
+class SubscribeForm(FollowForm):
+    email = forms.EmailField(
+        max_length=254,
+        label="Email address",
+        help_text="We send one message to confirm it; nothing else until you do.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    # "Follow this event": the slug of one published event.
+    event = forms.SlugField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    field_order = ["email"]
+
+    def clean_event(self) -> Event | None:
+        slug = self.cleaned_data.get("event")
+        if not slug:
+            return None
+        event = Event.objects.published().filter(slug=slug).first()
+        if event is None:
+            raise ValidationError("This event cannot be followed.", code="unknown_event")
+        return event
+
+    def followed_events(self) -> list[Event]:
+        event = self.cleaned_data.get("event")
+        return [event] if event else []
+
+
+class PreferencesForm(FollowForm):
+    """A subscriber's follows, lead times and zone, filled in with what they have now."""
+
+    events = checkboxes(Event.objects.none(), "Single events")
+
+    def __init__(self, subscriber: Subscriber, *args, **kwargs) -> None:
+        follows = list(subscriber.follows.all())
+        super().__init__(
+            *args, extra_countries=[f.country.code for f in follows if f.country], **kwargs
+        )
+        event_ids = [follow.event_id for follow in follows if follow.event_id]
+        self.fields["events"].queryset = Event.objects.filter(pk__in=event_ids)
+        self.initial.update(
+            {
+                "topics": [f.topic_id for f in follows if f.topic_id],
+                "countries": [f.country.code for f in follows if f.country],
+                "actors": [f.actor_id for f in follows if f.actor_id],
+                "tracks": [f.track_id for f in follows if f.track_id],
+                "events": event_ids,
+                "lead_times": list(subscriber.lead_times),
+                "timezone": subscriber.timezone,
+            }
+        )
+
+    def clean(self) -> dict:
+        try:
+            return super().clean()
+        except ValidationError:
+            raise ValidationError(
+                f"{NOTHING_FOLLOWED} To stop all mail, use “Leave” below instead.",
+                code="nothing_followed",
+            ) from None
+
+
+def follow_key(follow: Subscription) -> tuple[str, object]:
+    """Return the (field, value) pair a stored follow stands for (as FollowForm.follows)."""
+    for field in ("topic_id", "actor_id", "track_id", "event_id"):
+        if getattr(follow, field):
+            return field, getattr(follow, field)
+    return "country", follow.country.code
+
+
+def apply_follows(subscriber: Subscriber, wanted: set[tuple[str, object]]) -> None:
+    """Make the subscriber follow exactly *wanted*: drop the rest, add what is missing."""
+    kept: set[tuple[str, object]] = set()
+    dropped = []
+    for follow in subscriber.follows.all():
+        key = follow_key(follow)
+        if key in wanted and key not in kept:
+            kept.add(key)
+        else:
+            dropped.append(follow.pk)
+    Subscription.objects.filter(pk__in=dropped).delete()
+    Subscription.objects.bulk_create(
+        [Subscription(subscriber=subscriber, **{field: value}) for field, value in wanted - kept]
+    )
