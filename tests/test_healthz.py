@@ -9,11 +9,14 @@ pytestmark = pytest.mark.django_db
 
 def test_healthz_reports_ok_with_database_and_redis(client):
     heartbeat.record("worker")
+    heartbeat.record("dispatcher")
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["database"] == "ok" and body["broker"] == "ok"
     assert body["worker_heartbeat"] is not None
+    assert body["last_dispatcher_run"] is not None
+    assert "last_feed_publish" in body
     assert "no-cache" in response["Cache-Control"]
 
 

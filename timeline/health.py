@@ -1,10 +1,12 @@
 """Checks behind /healthz: can we reach the database and the broker, and is a worker alive."""
 
 from django.db import connection
+from django.db.models import Max
 
 from config.celery import app
 
 from . import heartbeat
+from .models import Feed
 
 
 def check_database() -> str:
@@ -28,11 +30,16 @@ def check_broker() -> str:
 
 
 def report() -> dict:
-    """Return the health report: each check, and the last worker heartbeat."""
+    """Return the health report: each check, the last worker, dispatcher and publish times."""
     database = check_database()
-    worker = heartbeat.last("worker") if database == "ok" else None
+    worker = dispatcher = last_publish = None
+    if database == "ok":
+        worker, dispatcher = heartbeat.last("worker"), heartbeat.last("dispatcher")
+        last_publish = Feed.objects.aggregate(last=Max("published_at"))["last"]
     return {
         "database": database,
         "broker": check_broker(),
         "worker_heartbeat": worker.beat_at.isoformat() if worker else None,
+        "last_dispatcher_run": dispatcher.beat_at.isoformat() if dispatcher else None,
+        "last_feed_publish": last_publish.isoformat() if last_publish else None,
     }
