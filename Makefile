@@ -8,7 +8,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/timeline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test bench lint format install services clean
+.PHONY: run test bench bench-dispatch lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ test: install node_modules/.package-lock.json
 bench: install
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/feeds.py
+
+## bench-dispatch: the notification dispatcher against Django's own bulk send (needs PostgreSQL)
+bench-dispatch: install
+	bash bin/ensure-services
+	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/dispatch.py
 
 lint:
 	$(BIN)/ruff check .

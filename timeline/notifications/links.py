@@ -1,5 +1,7 @@
 """Signed links for subscribers: confirm, manage preferences, unsubscribe (never a bare id)."""
 
+import functools
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -38,3 +40,22 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def unsubscribe_url(subscriber: Subscriber) -> str:
     return settings.SITE_URL + reverse("timeline:unsubscribe", args=[token_for(subscriber)])
+
+
+def subscriber_urls(subscriber: Subscriber) -> dict[str, str]:
+    """Return the preferences and unsubscribe URLs, signing the token once for both."""
+    token = token_for(subscriber)
+    manage, unsubscribe = _url_templates(settings.SITE_URL)
+    return {
+        "manage_url": manage.replace("TOKEN", token),
+        "unsubscribe_url": unsubscribe.replace("TOKEN", token),
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _url_templates(site_url: str) -> tuple[str, str]:
+    # Reversing a URL costs more than signing a token; do it once per process.
+    return tuple(
+        site_url + reverse(name, args=["TOKEN"])
+        for name in ("timeline:subscription", "timeline:unsubscribe")
+    )

@@ -1,5 +1,6 @@
 """Render an outbox row into an email: text and HTML parts, the event as .ics, list headers."""
 
+import json
 import re
 import zoneinfo
 from urllib.parse import urlsplit
@@ -47,47 +48,105 @@ def times(event: Event, zone_name: str) -> dict:
     }
 
 
+# Stand-ins for the reader's own links, so one rendering of a mail serves every reader of it.
+PERSONAL = {"manage_url": "__MANAGE_URL__", "unsubscribe_url": "__UNSUBSCRIBE_URL__"}
+CONFIRM = "__CONFIRM_URL__"
+
+
 def build(notification: Notification) -> EmailMultiAlternatives:
     """Return the email for an outbox row (its event with place, topics and sources loaded)."""
     subscriber, event = notification.subscriber, notification.event
-    context = {
-        "notification": notification,
-        "kind": notification.kind,
-        "subscriber": subscriber,
-        "event": event,
-        "site_url": settings.SITE_URL,
-        "manage_url": links.manage_url(subscriber),
-        "unsubscribe_url": links.unsubscribe_url(subscriber),
-        "old": notification.payload.get("old"),
-        "new": notification.payload.get("new"),
-    }
+    urls = links.subscriber_urls(subscriber)
     headers = {"Message-ID": message_id(notification)}
     if notification.kind == Kind.CONFIRMATION:
-        context["confirm_url"] = links.confirm_url(subscriber)
-        context["confirm_hours"] = settings.CONFIRMATION_MAX_AGE_HOURS
+        urls[CONFIRM] = links.confirm_url(subscriber)
         subject = SUBJECTS[Kind.CONFIRMATION]
     else:
-        context["times"] = times(event, subscriber.timezone)
-        context["event_url"] = settings.SITE_URL + event.get_absolute_url()
-        context["sources"] = list(event.sources.all())
         subject = SUBJECTS[notification.kind].format(
-            title=event.title, when=context["times"]["reader"]
+            title=event.title, when=times(event, subscriber.timezone)["reader"]
         )
-        unsubscribe = [f"<{context['unsubscribe_url']}>"]
+        unsubscribe = [f"<{urls['unsubscribe_url']}>"]
         if settings.UNSUBSCRIBE_MAILTO:
             unsubscribe.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
         headers["List-Unsubscribe"] = ", ".join(unsubscribe)
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text, html = bodies(notification)
+    for name, value in urls.items():
+        stand_in = PERSONAL.get(name, name)
+        text, html = text.replace(stand_in, value), html.replace(stand_in, value)
     message = EmailMultiAlternatives(
         subject=one_line(subject),
-        body=render_to_string("timeline/mail/notification.txt", context),
+        body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
         headers=headers,
     )
-    message.attach_alternative(
-        render_to_string("timeline/mail/notification.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     if event is not None and event.is_calendar_dated:
-        message.attach(f"{event.slug}.ics", feeds.render_single(event), "text/calendar")
+        message.attach(f"{event.slug}.ics", event_calendar(event), "text/calendar")
     return message
+
+
+def bodies(notification: Notification) -> tuple[str, str]:
+    """Return the text and HTML parts with stand-ins for the reader's links.
+
+    Followers of one event in one time zone get the same text, so it is rendered once per
+    event revision, kind, zone and change shown.
+    """
+    event, zone = notification.event, notification.subscriber.timezone
+    changes = {key: notification.payload.get(key) for key in ("old", "new")}
+    key = (
+        notification.kind,
+        (event.pk, event.revision) if event else None,
+        zone,
+        json.dumps(changes, sort_keys=True),
+        settings.SITE_URL,
+        settings.CONFIRMATION_MAX_AGE_HOURS,
+    )
+    cached = _bodies.get(key)
+    if cached is None:
+        context = {
+            "kind": notification.kind,
+            "event": event,
+            "site_url": settings.SITE_URL,
+            **PERSONAL,
+            **changes,
+            "confirm_url": CONFIRM,
+            "confirm_hours": settings.CONFIRMATION_MAX_AGE_HOURS,
+        }
+        if event is not None:
+            context["times"] = times(event, zone)
+            context["event_url"] = settings.SITE_URL + event.get_absolute_url()
+            context["sources"] = list(event.sources.all())
+        cached = (
+            render_to_string("timeline/mail/notification.txt", context),
+            render_to_string("timeline/mail/notification.html", context),
+        )
+        _remember(_bodies, key, cached)
+    return cached
+
+
+def _remember(cache: dict, key, value, limit: int = 512) -> None:
+    if len(cache) >= limit:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+_bodies: dict[tuple, tuple[str, str]] = {}
+
+
+def event_calendar(event: Event) -> bytes:
+    """Return the event as a calendar file, rendered once per revision of the event.
+
+    Many followers of one event get the same attachment; the revision goes up on any change
+    to the event or what it shows, so a cached rendering is never stale.
+    """
+    key = (event.pk, event.revision, settings.SITE_URL)
+    body = _calendars.get(key)
+    if body is None:
+        body = feeds.render_single(event)
+        _remember(_calendars, key, body)
+    return body
+
+
+_calendars: dict[tuple, bytes] = {}
