@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import feed_views, subscription_views, views
+from . import api, feed_views, subscription_views, views
 
 app_name = "timeline"
 
@@ -22,5 +22,8 @@ urlpatterns = [
     path("confirm/<str:token>/", subscription_views.confirm, name="confirm"),
     path("subscriptions/<str:token>/", subscription_views.preferences, name="subscription"),
     path("unsubscribe/<str:token>/", subscription_views.unsubscribe, name="unsubscribe"),
+    path("api/events/", api.event_list, name="api-events"),
+    path("api/events/<uuid:uid>/", api.event_item, name="api-event"),
+    path("feeds/changes.atom", api.ChangesFeed(), name="feed-changes"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,0 +1,115 @@
+"""The JSON API and the Atom feed of changes, as an integrator would use them."""
+
+import datetime as dt
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from timeline.models import Event
+
+from .factories import ActorFactory, EventFactory, SourceFactory, TopicFactory
+
+pytestmark = pytest.mark.django_db
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "timeline/schemas/events-api.json").read_text()
+)
+PAGE = {"$ref": "#/$defs/page", "$defs": SCHEMA["$defs"]}
+EVENT = {"$ref": "#/$defs/event", "$defs": SCHEMA["$defs"]}
+
+
+def validate(document, schema) -> None:
+    jsonschema.validate(document, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_seed_data_through_the_api_matches_the_schema(client):
+    call_command("loaddata", "fixtures/seed.json", verbosity=0)
+    body = client.get("/api/events/").json()
+    validate(body, PAGE)
+    assert body["count"] == Event.objects.published().count()
+    visit = next(e for e in body["results"] if e["slug"] == "tokayev-state-visit-to-russia-2025")
+    assert (visit["precision"], visit["start"], visit["end"]) == ("day", "2025-11-11", "2025-11-12")
+    assert visit["start_utc"] == "2025-11-10T21:00:00+00:00"
+    undated = next(
+        e for e in body["results"] if e["precision"] == "year" and e["status"] == "tentative"
+    )
+    assert undated["when"] == "2026, date to be announced" and undated["ics"] is None
+    single = client.get(f"/api/events/{visit['uid']}/").json()
+    validate(single, EVENT)
+    assert single == visit
+
+
+def test_times_carry_offsets_and_filters_combine(client):
+    energy, trade = TopicFactory(slug="energy"), TopicFactory(slug="trade")
+    putin = ActorFactory(slug="vladimir-putin")
+    talks = EventFactory(
+        precision="minute", start_date=dt.date(2025, 11, 12), start_time=dt.time(10)
+    )
+    talks.topics.add(energy, trade)
+    talks.participants.add(putin)
+    SourceFactory(event=talks)
+    other = EventFactory(kind="opening", countries=["RU"])
+    other.topics.add(energy)
+    results = client.get("/api/events/", {"topic": "energy", "actor": "vladimir-putin"}).json()
+    assert [e["uid"] for e in results["results"]] == [str(talks.uid)]
+    item = results["results"][0]
+    assert item["start"] == "2025-11-12T10:00:00+05:00"
+    assert item["start_utc"] == "2025-11-12T05:00:00+00:00"
+    assert client.get("/api/events/", {"kind": "opening"}).json()["count"] == 1
+    assert client.get("/api/events/", {"country": "ru"}).json()["count"] == 1
+    assert client.get("/api/events/", {"topic": "nothing"}).json()["count"] == 0
+
+
+def test_pagination_and_bad_input(client):
+    for number in range(7):
+        EventFactory(start_date=dt.date(2025, 1, 1) + dt.timedelta(days=number))
+    first = client.get("/api/events/", {"page_size": 3}).json()
+    assert first["count"] == 7 and len(first["results"]) == 3 and first["previous"] is None
+    assert "page=2" in first["next"]
+    last = client.get("/api/events/", {"page_size": 3, "page": 3}).json()
+    assert len(last["results"]) == 1 and last["next"] is None
+    assert client.get("/api/events/", {"page": "x"}).status_code == 400
+    assert client.get("/api/events/", {"page": 99}).status_code == 404
+    assert client.get("/api/events/00000000-0000-4000-8000-000000000000/").status_code == 404
+    draft = EventFactory(published=False)
+    assert client.get(f"/api/events/{draft.uid}/").status_code == 404
+
+
+def test_api_queries_do_not_grow_with_events(client):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get("/api/events/", {"page_size": 200}).status_code == 200
+        return len(context.captured_queries)
+
+    def make(n):
+        topic, actor = TopicFactory(), ActorFactory()
+        for _ in range(n):
+            event = EventFactory()
+            event.topics.add(topic)
+            event.participants.add(actor)
+            SourceFactory(event=event)
+
+    make(10)
+    few = count()
+    make(1000)
+    assert count() == few
+
+
+def test_changes_atom_feed_lists_recent_changes_first(client):
+    older = EventFactory(title="Older")
+    newer = EventFactory(title="Newer")
+    Event.objects.filter(pk=older.pk).update(updated_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    response = client.get("/feeds/changes.atom")
+    assert response["Content-Type"].startswith("application/atom+xml")
+    root = ET.fromstring(response.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = root.findall("a:entry", ns)
+    assert [e.find("a:id", ns).text for e in entries][:2] == [
+        f"urn:uuid:{newer.uid}",
+        f"urn:uuid:{older.uid}",
+    ]

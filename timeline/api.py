@@ -1,0 +1,180 @@
+"""A read-only JSON API for integrators, and an Atom feed of recent changes."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed as SyndicationFeed
+from django.core.paginator import EmptyPage, Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, JsonResponse, QueryDict
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+from django.views.decorators.http import require_safe
+
+from . import timing
+from .models import Event
+
+FILTERS = {
+    "topic": lambda value: Q(topics__slug=value),
+    "country": lambda value: Q(countries__contains=value.upper()),
+    "actor": lambda value: Q(participants__slug=value),
+    "track": lambda value: Q(track__slug=value),
+    "kind": lambda value: Q(kind=value),
+}
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+
+
+def filtered_events(params) -> QuerySet[Event]:
+    """Return published events matching every filter given (topic, country, actor, track, kind)."""
+    selection = Q()
+    for name, condition in FILTERS.items():
+        for value in params.getlist(name):
+            if value:
+                selection &= Q(pk__in=Event.objects.filter(condition(value)).values("pk"))
+    return (
+        Event.objects.published()
+        .filter(selection)
+        .select_related("place", "track")
+        .prefetch_related("participants", "topics", "sources")
+        .order_by("start_utc", "uid")
+    )
+
+
+def _local_iso(event: Event, moment: dt.datetime | None, day: dt.date | None) -> str | None:
+    if event.precision == timing.MINUTE:
+        return moment.astimezone(timing.zone(event.zone)).isoformat() if moment else None
+    return day.isoformat() if day else None
+
+
+def event_json(event: Event) -> dict:
+    """Return an event as the API shows it: local times with offsets, UTC, precision spelled out."""
+    place = event.place
+    last_day = event.end_date if event.precision == timing.DAY else None
+    return {
+        "uid": str(event.uid),
+        "slug": event.slug,
+        "url": settings.SITE_URL + event.get_absolute_url(),
+        "ics": settings.SITE_URL + reverse("timeline:event-ics", args=[event.slug])
+        if event.is_calendar_dated
+        else None,
+        "title": event.title,
+        "summary": event.summary,
+        "description": event.description,
+        "kind": event.kind,
+        "status": event.status,
+        "precision": event.precision,
+        "when": event.when,
+        "timezone": event.zone,
+        "start": _local_iso(event, event.start_utc, event.start_date),
+        "end": _local_iso(event, event.end_utc, last_day),
+        "start_utc": event.start_utc.isoformat(),
+        "end_utc": event.end_utc.isoformat() if event.end_utc else None,
+        "place": {
+            "name": place.name,
+            "country": place.country.code,
+            "timezone": place.timezone,
+            "latitude": float(place.latitude) if place.latitude is not None else None,
+            "longitude": float(place.longitude) if place.longitude is not None else None,
+        }
+        if place
+        else None,
+        "countries": [country.code for country in event.countries],
+        "participants": [
+            {
+                "name": a.name,
+                "slug": a.slug,
+                "kind": a.kind,
+                "role": a.role,
+                "country": a.country.code,
+            }
+            for a in event.participants.all()
+        ],
+        "topics": [{"name": t.name, "slug": t.slug} for t in event.topics.all()],
+        "track": {"name": event.track.name, "slug": event.track.slug} if event.track else None,
+        "baseline": {"date": event.baseline_date.isoformat(), "label": event.baseline_label}
+        if event.baseline_date
+        else None,
+        "sources": [
+            {
+                "url": s.url,
+                "title": s.title,
+                "publisher": s.publisher,
+                "published_on": s.published_on.isoformat(),
+                "quote": s.quote,
+            }
+            for s in event.sources.all()
+        ],
+        "sequence": event.sequence,
+        "created": event.created_at.isoformat(),
+        "updated": event.updated_at.isoformat(),
+    }
+
+
+def _page_link(request: HttpRequest, number: int) -> str:
+    params = request.GET.copy()
+    params["page"] = str(number)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+@require_safe
+def event_list(request: HttpRequest) -> JsonResponse:
+    """List published events, filtered like the timeline, a page at a time."""
+    try:
+        size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
+        number = int(request.GET.get("page", 1))
+    except ValueError:
+        return JsonResponse({"error": "page and page_size must be whole numbers."}, status=400)
+    paginator = Paginator(filtered_events(request.GET), size)
+    try:
+        page = paginator.page(number)
+    except EmptyPage:
+        return JsonResponse({"error": f"There is no page {number}."}, status=404)
+    return JsonResponse(
+        {
+            "count": paginator.count,
+            "next": _page_link(request, number + 1) if page.has_next() else None,
+            "previous": _page_link(request, number - 1) if page.has_previous() else None,
+            "results": [event_json(event) for event in page.object_list],
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+@require_safe
+def event_item(request: HttpRequest, uid: str) -> JsonResponse:
+    """Show one published event by its stable UID."""
+    event = filtered_events(QueryDict()).filter(uid=uid).first()
+    if event is None:
+        raise Http404("No such event.")
+    return JsonResponse(event_json(event), json_dumps_params={"ensure_ascii": False})
+
+
+class ChangesFeed(SyndicationFeed):
+    """Atom feed of the most recently added or changed published events."""
+
+    feed_type = Atom1Feed
+    title = "Kazakhstan–Russia timeline: recent changes"
+    subtitle = "Events added or changed, newest first."
+
+    def link(self) -> str:
+        return reverse("timeline:index")
+
+    def items(self) -> QuerySet[Event]:
+        return Event.objects.published().select_related("place").order_by("-updated_at")[:50]
+
+    def item_title(self, item: Event) -> str:
+        return f"{item.title} ({item.when})"
+
+    def item_description(self, item: Event) -> str:
+        return item.summary or item.description[:500]
+
+    def item_guid(self, item: Event) -> str:
+        return f"urn:uuid:{item.uid}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item: Event) -> dt.datetime:
+        return item.created_at
+
+    def item_updateddate(self, item: Event) -> dt.datetime:
+        return item.updated_at
