@@ -5,7 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.core.paginator import EmptyPage, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -13,31 +13,9 @@ from django.views.decorators.http import require_safe
 
 from . import timing
 from .models import Event
+from .queries import filtered_events
 
-FILTERS = {
-    "topic": lambda value: Q(topics__slug=value),
-    "country": lambda value: Q(countries__contains=value.upper()),
-    "actor": lambda value: Q(participants__slug=value),
-    "track": lambda value: Q(track__slug=value),
-    "kind": lambda value: Q(kind=value),
-}
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-
-
-def filtered_events(params) -> QuerySet[Event]:
-    """Return published events matching every filter given (topic, country, actor, track, kind)."""
-    selection = Q()
-    for name, condition in FILTERS.items():
-        for value in params.getlist(name):
-            if value:
-                selection &= Q(pk__in=Event.objects.filter(condition(value)).values("pk"))
-    return (
-        Event.objects.published()
-        .filter(selection)
-        .select_related("place", "track")
-        .prefetch_related("participants", "topics", "sources")
-        .order_by("start_utc", "uid")
-    )
 
 
 def _local_iso(event: Event, moment: dt.datetime | None, day: dt.date | None) -> str | None:

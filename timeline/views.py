@@ -2,25 +2,69 @@
 
 from itertools import groupby
 
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
+from django_countries import countries
 
-from . import health
-from .models import Event
+from . import health, timing
+from .models import Actor, Event, Topic, Track
+from .queries import FILTERS, filtered_events
 
 
 def timeline(request: HttpRequest) -> HttpResponse:
-    """Show published events grouped by year."""
-    events = (
-        Event.objects.published()
-        .select_related("place", "track")
-        .prefetch_related("participants", "topics")
-    )
-    years = [
-        (year, list(items)) for year, items in groupby(events, key=lambda e: e.start_date.year)
+    """Show published events grouped by year and month, filtered from the URL, a page at a time."""
+    newest_first = request.GET.get("order", "newest") != "oldest"
+    events = filtered_events(request.GET)
+    if newest_first:
+        events = events.order_by("-start_utc", "uid")
+    paginator = Paginator(events, 50)
+    page = paginator.get_page(request.GET.get("page"))
+    groups = [
+        (year, [(month, list(items)) for month, items in groupby(by_year, key=_month)])
+        for year, by_year in groupby(page.object_list, key=lambda e: e.start_date.year)
     ]
-    return render(request, "timeline/timeline.html", {"years": years})
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "groups": groups,
+        "page": page,
+        "query": params.urlencode(),
+        "order": "newest" if newest_first else "oldest",
+        "chosen": {name: request.GET.get(name, "") for name in FILTERS},
+        "options": {
+            "topic": Topic.objects.values_list("slug", "name"),
+            "actor": Actor.objects.values_list("slug", "name"),
+            "track": Track.objects.values_list("slug", "name"),
+            "kind": Event.Kind.choices,
+            "country": sorted(
+                {(code, countries.name(code)) for code in _used_countries()}, key=lambda c: c[1]
+            ),
+        },
+        "tracks": Track.objects.prefetch_related(
+            Prefetch(
+                "events",
+                queryset=Event.objects.published().order_by("start_utc"),
+                to_attr="milestones",
+            )
+        ),
+    }
+    return render(request, "timeline/timeline.html", context)
+
+
+def _month(event: Event) -> str:
+    if event.precision in timing.COARSER_THAN_DAY:
+        return (
+            "Date to be announced" if event.status in Event.UPCOMING_STATUSES else "Month unknown"
+        )
+    return f"{event.start_date:%B}"
+
+
+def _used_countries() -> set[str]:
+    values = Event.objects.published().values_list("countries", flat=True).distinct()
+    return {code for value in values for code in value.split(",") if code}
 
 
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:

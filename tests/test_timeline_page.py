@@ -1,0 +1,69 @@
+"""The public timeline: filters that combine in the URL, dates at their precision, few queries."""
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from .factories import ActorFactory, EventFactory, TopicFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_timeline_shows_dates_at_their_precision_and_the_track(client):
+    call_command("loaddata", "fixtures/seed.json", verbosity=0)
+    page = client.get("/").content.decode()
+    assert "11–12 Nov 2025" in page
+    assert "2026, date to be announced" in page
+    assert "Kazakhstan&#x27;s first nuclear power plant" in page or "Kazakhstan's first" in page
+    oldest = client.get("/", {"order": "oldest"}).content.decode()
+    assert oldest.index("2022") < oldest.index("2026, date to be announced")
+
+
+def test_filters_combine_and_live_in_the_url(client):
+    energy = TopicFactory(slug="energy", name="Energy")
+    putin = ActorFactory(slug="vladimir-putin", name="Vladimir Putin")
+    both = EventFactory(title="Energy talks with Putin", countries=["KZ"])
+    both.topics.add(energy)
+    both.participants.add(putin)
+    topic_only = EventFactory(title="Energy forum")
+    topic_only.topics.add(energy)
+    EventFactory(title="Unrelated opening", kind="opening")
+    page = client.get("/", {"topic": "energy", "actor": "vladimir-putin"}).content.decode()
+    assert "Energy talks with Putin" in page
+    assert "Energy forum" not in page and "Unrelated opening" not in page
+    assert '<option value="energy" selected>' in page
+    page = client.get("/", {"kind": "opening"}).content.decode()
+    assert "Unrelated opening" in page and "Energy forum" not in page
+    assert "No published events match" in client.get("/", {"topic": "none"}).content.decode()
+
+
+def test_cancelled_struck_and_tentative_marked(client):
+    EventFactory(title="Called off", status="cancelled")
+    EventFactory(title="Maybe", status="tentative")
+    page = client.get("/").content.decode()
+    assert 'class="event status-cancelled"' in page
+    assert "<strong>Tentative</strong>" in page
+
+
+def test_timeline_queries_do_not_grow_with_events(client):
+    def count() -> int:
+        with CaptureQueriesContext(connection) as context:
+            assert client.get("/").status_code == 200
+        return len(context.captured_queries)
+
+    def make(n: int) -> None:
+        topic, actor = TopicFactory(), ActorFactory()
+        for number in range(n):
+            event = EventFactory(start_date=dt.date(2024, 1, 1) + dt.timedelta(days=number % 700))
+            event.topics.add(topic)
+            event.participants.add(actor)
+
+    make(10)
+    few = count()
+    make(1000)
+    assert count() == few
+    page = client.get("/", {"page": 2}).content.decode()
+    assert "Page 2 of" in page
