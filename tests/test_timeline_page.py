@@ -67,3 +67,22 @@ def test_timeline_queries_do_not_grow_with_events(client):
     assert count() == few
     page = client.get("/", {"page": 2}).content.decode()
     assert "Page 2 of" in page
+
+
+def test_event_page_has_times_calendar_links_related_and_opengraph(client):
+    energy = TopicFactory(slug="energy")
+    talks = EventFactory(
+        title="Talks", precision="minute", start_date=dt.date(2025, 11, 12), start_time=dt.time(10)
+    )
+    talks.topics.add(energy)
+    sibling = EventFactory(title="Energy forum")
+    sibling.topics.add(energy)
+    page = client.get(talks.get_absolute_url()).content.decode()
+    assert "12 Nov 2025 10:00 (Asia/Almaty)" in page
+    assert "UTC: 2025-11-12 05:00" in page
+    assert f'href="/events/{talks.slug}.ics"' in page
+    assert "dates=20251112T050000Z%2F20251112T060000Z" in page  # Google: UTC, one hour by default
+    assert "outlook.live.com/calendar/0/deeplink/compose" in page
+    assert "Energy forum" in page
+    assert '<meta property="og:title" content="Talks">' in page
+    assert f"/subscribe/?event={talks.slug}" in page

@@ -2,14 +2,15 @@
 
 from itertools import groupby
 
+from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django_countries import countries
 
-from . import health, timing
+from . import calendar_links, health, timing
 from .models import Actor, Event, Topic, Track
 from .queries import FILTERS, filtered_events
 
@@ -70,7 +71,22 @@ def _used_countries() -> set[str]:
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show one published event with its sources."""
     event = get_object_or_404(Event.objects.published().select_related("place", "track"), slug=slug)
-    return render(request, "timeline/event_detail.html", {"event": event})
+    page_url = settings.SITE_URL + event.get_absolute_url()
+    related = (
+        Event.objects.published()
+        .exclude(pk=event.pk)
+        .filter(Q(topics__in=event.topics.all()) | Q(track_id=event.track_id, track__isnull=False))
+        .distinct()
+        .order_by("-start_utc")[:5]
+    )
+    context = {
+        "event": event,
+        "page_url": page_url,
+        "related": related,
+        "google_link": calendar_links.google(event, page_url) if event.is_calendar_dated else "",
+        "outlook_link": calendar_links.outlook(event, page_url) if event.is_calendar_dated else "",
+    }
+    return render(request, "timeline/event_detail.html", context)
 
 
 @never_cache
