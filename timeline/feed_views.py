@@ -12,7 +12,7 @@ from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
 from . import feed_store, feeds
-from .models import Event, Feed, PrivateFeed
+from .models import Feed, PrivateFeed
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
@@ -150,5 +150,5 @@ def feed_directory(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "timeline/feeds.html",
-        {"entries": entries, "index_url": reverse("timeline:index"), "event_model": Event},
+        {"entries": entries, "index_url": reverse("timeline:index")},
     )
