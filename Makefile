@@ -38,6 +38,7 @@ run: install .env
 ## test: install and run the whole suite against PostgreSQL and Redis on localhost
 test: install node_modules/.package-lock.json
 	bash bin/ensure-services
+	bash bin/ensure-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	SECRET_KEY=test-only-not-secret DEBUG=0 \

@@ -104,14 +104,14 @@ def test_signup_form_is_labelled_grouped_and_defaults_to_utc(client):
     # Countries come from published events only.
     assert "Kazakhstan" in page and "Russia" in page
     assert "China" not in page
-    # The site's look: the page extends base.html, which links to the form.
-    assert f'<a href="{SUBSCRIBE}">Subscribe</a>' in page
+    # The site's look: the page extends base.html, whose navigation marks this page as current.
+    assert f'<a href="{SUBSCRIBE}" aria-current="page">Follow by email</a>' in page
 
 
 def test_follow_this_event_link_preselects_the_event(client):
     event = EventFactory(title="Summit in Astana")
     detail = html(client.get(event.get_absolute_url()))
-    assert f'href="{SUBSCRIBE}?event={event.slug}">Follow this event</a>' in detail
+    assert f'href="{SUBSCRIBE}?event={event.slug}">Follow by email</a>' in detail
 
     page = html(client.get(SUBSCRIBE, {"event": event.slug}))
     assert "Summit in Astana" in page

@@ -29,12 +29,24 @@ def timeline(request: HttpRequest) -> HttpResponse:
     ]
     params = request.GET.copy()
     params.pop("page", None)
+    chosen = {name: request.GET.get(name, "") for name in FILTERS}
+    tracks = Track.objects.prefetch_related(
+        Prefetch(
+            "events",
+            queryset=Event.objects.published().order_by("start_utc"),
+            to_attr="milestones",
+        )
+    )
+    if chosen["track"]:
+        tracks = tracks.filter(slug=chosen["track"])
     context = {
         "groups": groups,
         "page": page,
         "query": params.urlencode(),
         "order": "newest" if newest_first else "oldest",
-        "chosen": {name: request.GET.get(name, "") for name in FILTERS},
+        "chosen": chosen,
+        "filtered": any(chosen.values()),
+        "show_tracks": not any(value for name, value in chosen.items() if name != "track"),
         "options": {
             "topic": Topic.objects.values_list("slug", "name"),
             "actor": Actor.objects.values_list("slug", "name"),
@@ -44,13 +56,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
                 {(code, countries.name(code)) for code in _used_countries()}, key=lambda c: c[1]
             ),
         },
-        "tracks": Track.objects.prefetch_related(
-            Prefetch(
-                "events",
-                queryset=Event.objects.published().order_by("start_utc"),
-                to_attr="milestones",
-            )
-        ),
+        "tracks": tracks,
     }
     return render(request, "timeline/timeline.html", context)
 
