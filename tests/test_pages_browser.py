@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import icalendar
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from timeline.models import Event, Subscriber
-from timeline.notifications import dispatch
+from timeline.notifications import dispatch, links
 
 from .browser import (
     CHROMIUM,
@@ -278,8 +279,12 @@ def test_copy_button_stays_hidden_without_javascript(browser, site):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone-360"])
 def test_no_serious_accessibility_violations(browser, site, scheme, viewport):
     event = Event.objects.get(slug="tokayev-state-visit-to-russia-2025")
+    reader = Subscriber.objects.create(email="reader@example.com", confirmed_at=timezone.now())
+    preferences = reverse("timeline:subscription", args=[links.token_for(reader)])
     page = new_page(browser, viewport, color_scheme=scheme)
-    for path in ["/", event.get_absolute_url(), "/feeds/", "/subscribe/", "/?topic=nuclear"]:
+    paths = ["/", event.get_absolute_url(), "/feeds/", "/subscribe/", "/?topic=nuclear"]
+    paths.append(preferences)
+    for path in paths:
         page.goto(site + path)
         assert serious_violations(page) == [], path
         assert horizontal_overflow(page) <= 0, path
