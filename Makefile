@@ -8,7 +8,9 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/timeline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test bench bench-dispatch lint format install services clean
+FAULTS_ARGS ?=
+
+.PHONY: run test faults bench bench-dispatch lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +46,17 @@ test: install node_modules/.package-lock.json
 	SECRET_KEY=test-only-not-secret DEBUG=0 \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) EMAIL_URL=consolemail:// \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## faults: the fault suite, against private PostgreSQL and Redis servers that it restarts
+faults: install node_modules/.package-lock.json
+	bash bin/ensure-browser
+	$(BIN)/python -m tests.faults.services start
+	set -a; . .run/faults/env; set +a; \
+	SECRET_KEY=test-only-not-secret DEBUG=0 EMAIL_URL=consolemail:// \
+	DATABASE_URL=postgres://postgres@127.0.0.1:$$FAULTS_PG_PORT/timeline \
+	REDIS_URL=redis://127.0.0.1:$$FAULTS_REDIS_PORT/0 \
+	$(BIN)/pytest tests/faults -p no:cacheprovider $(FAULTS_ARGS); \
+	status=$$?; $(BIN)/python -m tests.faults.services stop; exit $$status
 
 ## bench: feed rendering against django-ical and plain icalendar (needs PostgreSQL)
 bench: install

@@ -147,6 +147,14 @@ LOGGING = {
 FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
 # How often calendar clients should refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL, Cache-Control).
 FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
+# How often beat looks for edits whose publish task was lost (a broker outage, a killed worker).
+FEED_CATCH_UP_SECONDS = env.float("FEED_CATCH_UP_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["publish-owed-feeds"] = {
+    "task": "timeline.tasks.publish_owed_feeds",
+    "schedule": FEED_CATCH_UP_SECONDS,
+    # A backlog built up while no worker ran is worth one run, not hundreds.
+    "options": {"expires": FEED_CATCH_UP_SECONDS},
+}
 
 # --- Notifications ---------------------------------------------------------------------------
 # A reminder later than this is skipped rather than sent late.
@@ -161,9 +169,16 @@ SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=8)
 # Confirmation links expire after this many hours.
 CONFIRMATION_MAX_AGE_HOURS = env.int("CONFIRMATION_MAX_AGE_HOURS", default=72)
+# A claimed row stays with its dispatcher this long unless renewed (or the claimer's database
+# session is gone); longer than two SMTP timeouts, so a slow send never loses its lease.
+DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=30.0)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+# While the database is unreachable, a dispatcher keeps trying to record what it sent this long.
+DISPATCH_MARK_RETRY_SECONDS = env.float("DISPATCH_MARK_RETRY_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE["dispatch-notifications"] = {
     "task": "timeline.tasks.dispatch_notifications",
     "schedule": DISPATCH_INTERVAL_SECONDS,
+    "options": {"expires": max(DISPATCH_INTERVAL_SECONDS, 1.0)},
 }
 # An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")

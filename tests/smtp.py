@@ -4,6 +4,7 @@ It can answer 451 (try later) to every n-th message, 550 to chosen recipients, o
 message and drop the connection before answering.
 """
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -25,10 +26,14 @@ class SmtpSink:
     """Records messages; behaviour switches are read on every DATA command."""
 
     temporary_failure_every: int = 0  # answer 451 to every n-th message (0: never)
+    drop_after_store_every: int = 0  # store every n-th message, then drop the line unanswered
+    delay: float = 0.0  # seconds to take over each message (a slow server)
     refuse: set[str] = field(default_factory=set)  # recipients answered 550
     messages: list = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)  # parsed once, on arrival
     arrivals: list[float] = field(default_factory=list)  # time.time() of each accepted message
     attempts: int = 0
+    dropped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -38,18 +43,24 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.attempts += 1
             if self.temporary_failure_every and self.attempts % self.temporary_failure_every == 0:
                 return "451 4.3.0 Try again later"
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(message)
+            self.message_ids.append(message["Message-ID"])
             self.arrivals.append(time.time())
+            if self.drop_after_store_every and self.attempts % self.drop_after_store_every == 0:
+                self.dropped += 1
+                server.transport.abort()  # stored, but the client never hears so
         return "250 Message accepted"
 
     def ids(self) -> list[str]:
         with self.lock:
-            return [message["Message-ID"] for message in self.messages]
+            return list(self.message_ids)
 
     def to(self, address: str) -> list:
         with self.lock:

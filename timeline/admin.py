@@ -306,6 +306,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "due_at",
         "state",
         "attempts",
+        "uncertain_attempts",
         "last_error",
         "claimed_until",
         "sent_at",

@@ -424,10 +424,37 @@ def published(key: str) -> Feed:
 
 def publish_changes(event_ids: Iterable[int] = (), keys: Iterable[str] = ()) -> list[str]:
     """Re-publish every feed these events or keys touch; return the keys published."""
+    event_ids = set(event_ids)
+    # Read before publishing: what gets published is at least this new.
+    revisions = dict(Event.objects.filter(pk__in=event_ids).values_list("pk", "revision"))
     todo = sorted(set(keys) | keys_for_events(event_ids))
     for key in todo:
         publish(key)
+    _mark_published(revisions)
     return todo
+
+
+def publish_owed(limit: int = 500) -> list[str]:
+    """Publish the feeds of events changed since the feeds last showed them; return the keys.
+
+    The task queued after each save is only the fast path: a message lost with the broker
+    leaves the event's `feeds_revision` behind, and this catches up.
+    """
+    owed = list(
+        Event.objects.exclude(feeds_revision=F("revision"))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return publish_changes(owed) if owed else []
+
+
+def _mark_published(revisions: dict[int, int]) -> None:
+    by_revision: dict[int, list[int]] = {}
+    for pk, revision in revisions.items():
+        by_revision.setdefault(revision, []).append(pk)
+    for revision, pks in by_revision.items():
+        # Not if the event changed again meanwhile: that change still needs publishing.
+        Event.objects.filter(pk__in=pks, revision=revision).update(feeds_revision=revision)
 
 
 def publish_everything() -> list[str]:

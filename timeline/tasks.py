@@ -27,6 +27,12 @@ def publish_all_feeds() -> None:
 
 
 @shared_task
+def publish_owed_feeds() -> None:
+    """Publish what a lost publish task left undone (beat runs this every few seconds)."""
+    feeds.publish_owed()
+
+
+@shared_task
 def dispatch_notifications() -> None:
     """Send the due notifications (beat runs this every few seconds)."""
     heartbeat.record("dispatcher")

@@ -204,6 +204,8 @@ class Event(models.Model):
     # Goes up on every change of the event or of what it shows (place, topics, sources), so
     # a cached rendering is current exactly when its revision matches.
     revision = models.PositiveIntegerField(default=0, editable=False)
+    # The revision the calendar feeds last published: behind `revision` means a publish is owed.
+    feeds_revision = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -404,7 +406,8 @@ class Event(models.Model):
         changed = current._schedule() != tuple(getattr(self, name) for name in self.SCHEDULE_FIELDS)
         self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
         self._saved_schedule = self._schedule()
-        if differs_from_stored(self, current, ignore=("updated_at", "revision", "sequence")):
+        ignore = ("updated_at", "revision", "feeds_revision", "sequence")
+        if differs_from_stored(self, current, ignore=ignore):
             # An old version coming back is still a change, made now.
             self.updated_at = timezone.now()
             self.revision = current.revision + 1

@@ -158,6 +158,12 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Who holds the lease: the claiming run, and its database session (dead session, dead claimer).
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_by = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Tries whose outcome is unknown: the connection dropped while the message was handed over.
+    uncertain_attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     # For reminders: the start the reminder was scheduled for; for notices: old and new values.
     payload = models.JSONField(default=dict, blank=True)

@@ -1,20 +1,27 @@
 """The dispatcher: claim due outbox rows, check them again, send over one SMTP connection, mark.
 
 Safe to run in several processes at once: rows are claimed with SELECT … FOR UPDATE SKIP LOCKED
-and leased (state "sending" until `claimed_until`), so no two dispatchers send the same row; a row
-whose dispatcher died is taken up again when its lease runs out.
+and leased (state "sending" until `claimed_until`, renewed while the batch lasts), so no two
+dispatchers send the same row. A row whose dispatcher died is taken up again at once when the
+claimer's database session is gone (on PostgreSQL), else when its lease runs out. Each row is
+marked the moment the server accepts its mail; if the database is unreachable at that moment,
+the dispatcher keeps trying to record it rather than let another dispatcher send it again.
 """
 
 import datetime as dt
 import logging
 import smtplib
+import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
@@ -25,11 +32,16 @@ from .scheduling import grace, is_remindable
 
 log = logging.getLogger(__name__)
 Kind, State = Notification.Kind, Notification.State
-LEASE = dt.timedelta(minutes=5)
+LOST_DATABASE = (OperationalError, InterfaceError)
 
 
 class TemporaryFailure(Exception):
     """The server may take the message later (4xx, a dropped connection)."""
+
+    def __init__(self, detail: str, uncertain: bool = False) -> None:
+        super().__init__(detail)
+        # The connection dropped while the message was handed over: it may have been delivered.
+        self.uncertain = uncertain
 
 
 class PermanentFailure(Exception):
@@ -44,12 +56,41 @@ def skip_stale(now: dt.datetime) -> int:
     ).update(state=State.SKIPPED, last_error="Too late to remind.")
 
 
-def claim(batch_size: int, now: dt.datetime) -> list[Notification]:
-    """Take up to *batch_size* due rows for this dispatcher alone, and return them loaded."""
-    with transaction.atomic():
-        due = Q(state=State.PENDING, due_at__lte=now) | Q(
-            state=State.SENDING, claimed_until__lt=now
+def lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+
+
+def abandoned_claims(now: dt.datetime) -> Q:
+    """Match rows in "sending" whose dispatcher is gone: lease over, or (PostgreSQL) dead session.
+
+    A session is dead when its backend no longer exists; after a restart of the database server
+    every session is new, so rows claimed before it wait for their lease: their dispatcher may
+    be alive and about to record what it sent.
+    """
+    abandoned = Q(state=State.SENDING, claimed_until__lt=now)
+    if db_connection.vendor == "postgresql":
+        abandoned |= (
+            Q(state=State.SENDING, claimed_by__isnull=False)
+            & ~Q(claimed_by__in=RawSQL("SELECT pid FROM pg_stat_activity", ()))
+            & Q(claimed_at__gt=RawSQL("pg_postmaster_start_time()", ()))
         )
+    return abandoned
+
+
+def session_id() -> int | None:
+    """Return this process's database session id (PostgreSQL backend pid), or None."""
+    if db_connection.vendor != "postgresql":
+        return None
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def claim(batch_size: int, now: dt.datetime, token: uuid.UUID | None = None) -> list[Notification]:
+    """Take up to *batch_size* due rows for this dispatcher alone, and return them loaded."""
+    token = token or uuid.uuid4()
+    with transaction.atomic():
+        due = Q(state=State.PENDING, due_at__lte=now) | abandoned_claims(now)
         ids = list(
             Notification.objects.select_for_update(skip_locked=True)
             .filter(due)
@@ -57,7 +98,12 @@ def claim(batch_size: int, now: dt.datetime) -> list[Notification]:
             .values_list("pk", flat=True)[:batch_size]
         )
         Notification.objects.filter(pk__in=ids).update(
-            state=State.SENDING, claimed_until=now + LEASE, attempts=F("attempts") + 1
+            state=State.SENDING,
+            claimed_until=now + lease(),
+            claimed_at=now,
+            claimed_by=session_id(),
+            claim_token=token,
+            attempts=F("attempts") + 1,
         )
     return list(
         Notification.objects.filter(pk__in=ids)
@@ -65,6 +111,16 @@ def claim(batch_size: int, now: dt.datetime) -> list[Notification]:
         .prefetch_related("event__topics", "event__sources")
         .order_by("due_at", "pk")
     )
+
+
+def renew(rows: list[Notification], token: uuid.UUID, now: dt.datetime) -> set[int]:
+    """Extend the lease on *rows* this dispatcher still holds; return the ids it holds."""
+    held = Notification.objects.filter(
+        pk__in=[row.pk for row in rows], state=State.SENDING, claim_token=token
+    )
+    ids = set(held.values_list("pk", flat=True))
+    held.filter(pk__in=ids).update(claimed_until=now + lease(), claimed_by=session_id())
+    return ids
 
 
 def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
@@ -101,7 +157,12 @@ def send(connection, notification: Notification) -> None:
     """Send one row's email, raising TemporaryFailure or PermanentFailure."""
     message = mail.build(notification)
     if getattr(connection, "connection", False) is None:
-        connection.open()  # kept open across messages; send_messages would open and close one
+        try:
+            connection.open()  # kept open across messages; send_messages would open and close one
+        except (TimeoutError, smtplib.SMTPException, OSError) as error:
+            connection.close()
+            detail = f"Could not connect: {error.__class__.__name__}: {error}"
+            raise TemporaryFailure(detail) from error
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
@@ -113,7 +174,11 @@ def send(connection, notification: Notification) -> None:
         raise (PermanentFailure if error.smtp_code >= 500 else TemporaryFailure)(detail) from error
     except (TimeoutError, smtplib.SMTPException, OSError) as error:
         connection.close()  # reopened for the next message
-        raise TemporaryFailure(f"{error.__class__.__name__}: {error}") from error
+        raise TemporaryFailure(
+            f"Connection lost while handing over the message ({error.__class__.__name__}: "
+            f"{error}); it may have been delivered. The retry carries the same Message-ID.",
+            uncertain=True,
+        ) from error
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -129,20 +194,48 @@ def dispatch_due(
     scheduling.sync_changed_events(now=now)
     outcomes["skipped"] += skip_stale(now or timezone.now())
     connection = get_connection(fail_silently=False)
+    token = uuid.uuid4()
     relaxed = _relax_commits()
     try:
         for _ in range(max_batches):
-            moment = now or timezone.now()
-            rows = claim(batch_size, moment)
+            rows = claim(batch_size, now or timezone.now(), token)
             if not rows:
                 break
-            for row in rows:
-                outcomes[_deliver(connection, row, moment)] += 1
+            _send_batch(connection, rows, token, now, outcomes)
     finally:
         connection.close()
         if relaxed:
-            _restore_commits()
+            _persist(_restore_commits)
     return outcomes
+
+
+def _send_batch(connection, rows: list[Notification], token, now, outcomes: Counter) -> None:
+    renew_every = settings.DISPATCH_LEASE_SECONDS / 2
+    renewed = time.monotonic()
+    held = {row.pk for row in rows}
+    for row in rows:
+        if time.monotonic() - renewed > renew_every:
+            held = _persist(lambda: renew(rows, token, now or timezone.now()))
+            renewed = time.monotonic()
+        if row.pk not in held:
+            continue  # our lease ran out and another dispatcher took the row
+        outcomes[_deliver(connection, row, now or timezone.now())] += 1
+
+
+def _persist(operation: Callable):
+    """Run a database write, retrying while the database is unreachable (a restart)."""
+    deadline = time.monotonic() + settings.DISPATCH_MARK_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            return operation()
+        except LOST_DATABASE:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("Database unreachable; retrying in %.1f s", pause, exc_info=True)
+            db_connection.close()  # the next query connects afresh
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def _relax_commits() -> bool:
@@ -168,32 +261,44 @@ def _restore_commits() -> None:
 def _deliver(connection, row: Notification, now: dt.datetime) -> str:
     reason = reason_not_to_send(row, now)
     if reason:
-        _finish(row, State.SKIPPED, error=reason)
+        _persist(lambda: _finish(row, State.SKIPPED, error=reason))
         return "skipped"
     try:
         send(connection, row)
     except (PermanentFailure, TemplateDoesNotExist, TemplateSyntaxError, ValueError) as error:
-        _finish(row, State.FAILED, error=str(error))
+        reason = str(error)
+        _persist(lambda: _finish(row, State.FAILED, error=reason))
         return "failed"
     except TemporaryFailure as error:
+        failure = error
         if row.attempts >= settings.SEND_MAX_ATTEMPTS:
-            _finish(row, State.FAILED, error=f"Gave up after {row.attempts} attempts: {error}")
+            reason = f"Gave up after {row.attempts} attempts: {failure}"
+            _persist(lambda: _finish(row, State.FAILED, reason, uncertain=failure.uncertain))
             return "failed"
-        Notification.objects.filter(pk=row.pk, state=State.SENDING).update(
-            state=State.PENDING,
-            due_at=now + retry_delay(row.attempts),
-            claimed_until=None,
-            last_error=str(error)[:2000],
-        )
+        _persist(lambda: _retry_later(row, now, failure))
         return "retry"
-    _finish(row, State.SENT)
+    _persist(lambda: _finish(row, State.SENT))
     return "sent"
 
 
-def _finish(row: Notification, state: str, error: str = "") -> None:
-    changes = {"state": state, "claimed_until": None}
+def _retry_later(row: Notification, now: dt.datetime, error: TemporaryFailure) -> None:
+    Notification.objects.filter(pk=row.pk, state=State.SENDING).update(
+        state=State.PENDING,
+        due_at=now + retry_delay(row.attempts),
+        claimed_until=None,
+        claim_token=None,
+        claimed_by=None,
+        last_error=str(error)[:2000],
+        uncertain_attempts=F("uncertain_attempts") + int(error.uncertain),
+    )
+
+
+def _finish(row: Notification, state: str, error: str = "", uncertain: bool = False) -> None:
+    changes = {"state": state, "claimed_until": None, "claim_token": None, "claimed_by": None}
     if state == State.SENT:
         changes["sent_at"] = timezone.now()  # an earlier try's error stays on record
     else:
         changes["last_error"] = error[:2000]
+    if uncertain:
+        changes["uncertain_attempts"] = F("uncertain_attempts") + 1
     Notification.objects.filter(pk=row.pk).update(**changes)
