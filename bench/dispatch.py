@@ -221,6 +221,10 @@ def reset(rows=None) -> None:
         due_at=timezone.now() - dt.timedelta(minutes=1),
         attempts=0,
         claimed_until=None,
+        claim_token=None,
+        claimed_by=None,
+        claimed_at=None,
+        uncertain_attempts=0,
         sent_at=None,
         last_error="",
     )
