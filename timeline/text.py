@@ -39,9 +39,7 @@ def _describe(char: str) -> str:
 def validate_single_line(value: str) -> None:
     """Refuse a line break in a one-line field."""
     if value and LINE_BREAKS.search(value):
-        raise ValidationError(
-            "Keep this on one line: remove the line break.", code="line_break"
-        )
+        raise ValidationError("Keep this on one line: remove the line break.", code="line_break")
 
 
 def validate_no_controls(value: str) -> None:
@@ -61,6 +59,21 @@ def _refuse(pattern: re.Pattern, value: str) -> None:
             "Remove the invisible control character %(char)s (character %(position)d).",
             code="control_character",
             params={"char": _describe(found.group()), "position": found.start() + 1},
+        )
+
+
+# RFC 5321: a path holds at most 256 octets with its angle brackets, a local part at most 64.
+EMAIL_MAX_LENGTH, EMAIL_LOCAL_MAX_LENGTH = 254, 64
+
+
+def validate_email_local_part(value: str) -> None:
+    """Refuse an address whose part before the @ is longer than RFC 5321 allows."""
+    local, _, _ = (value or "").rpartition("@")
+    if len(local) > EMAIL_LOCAL_MAX_LENGTH:
+        raise ValidationError(
+            "The part before the @ can be at most %(limit)d characters long.",
+            code="local_part_too_long",
+            params={"limit": EMAIL_LOCAL_MAX_LENGTH},
         )
 
 
