@@ -69,7 +69,8 @@ EMAIL_MAX_LENGTH, EMAIL_LOCAL_MAX_LENGTH = 254, 64
 def validate_email_local_part(value: str) -> None:
     """Refuse an address whose part before the @ is longer than RFC 5321 allows."""
     local, _, _ = (value or "").rpartition("@")
-    if len(local) > EMAIL_LOCAL_MAX_LENGTH:
+    # An address over the whole limit gets that one message, not two.
+    if len(local) > EMAIL_LOCAL_MAX_LENGTH and len(value) <= EMAIL_MAX_LENGTH:
         raise ValidationError(
             "The part before the @ can be at most %(limit)d characters long.",
             code="local_part_too_long",

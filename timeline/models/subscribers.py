@@ -47,8 +47,17 @@ class Subscriber(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.link_nonce:
-            self.link_nonce = secrets.token_hex(16)
+            self.new_link_nonce()
         super().save(*args, **kwargs)
+
+    def new_link_nonce(self) -> None:
+        """Draw a new nonce (128 random bits): every link sent so far stops working."""
+        self.link_nonce = secrets.token_hex(16)
+
+    def revoke_links(self) -> None:
+        """Save a new nonce, so every preferences, unsubscribe and confirmation link dies."""
+        self.new_link_nonce()
+        self.save(update_fields=["link_nonce"])
 
     @property
     def active(self) -> bool:
