@@ -49,11 +49,12 @@ def _claim(token: str, salt: str, max_age) -> tuple[int, str]:
 def subscriber_from(token: str, salt: str = MANAGE_SALT, max_age=None) -> Subscriber | None:
     """Return the subscriber a token names, or None if it is forged, expired or revoked.
 
-    Every refusal does the same work (one HMAC, one lookup, one digest comparison), so the
-    time taken does not tell which part of a token was wrong.
+    Every refusal does the same work (one HMAC, one lookup that finds nothing, one digest
+    comparison), so the time taken does not tell which part of a token was wrong.
     """
     pk, nonce = _claim(token, salt, max_age)
-    subscriber = Subscriber.objects.filter(pk=pk).first()
+    # Matching the nonce in the query too makes a revoked link miss, as an unknown one does.
+    subscriber = Subscriber.objects.filter(pk=pk, link_nonce=nonce).first()
     stored = subscriber.link_nonce if subscriber is not None else ""
     matches = hmac.compare_digest(_digest(stored), _digest(nonce))
     if subscriber is None or not stored or not matches:
