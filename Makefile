@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 FAULTS_ARGS ?=
 
-.PHONY: run test faults bench bench-dispatch lint format install services clean
+.PHONY: run test faults bench bench-dispatch bench-tokens lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: install
 bench-dispatch: install
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/dispatch.py
+
+## bench-tokens: time refusing unknown, truncated, forged, malformed, revoked tokens (needs PostgreSQL)
+bench-tokens: install
+	bash bin/ensure-services
+	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
 
 lint:
 	$(BIN)/ruff check .

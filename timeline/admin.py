@@ -256,7 +256,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "created_at",
     )
     inlines = [SubscriptionInline]
-    actions = ["pause", "resume"]
+    actions = ["pause", "resume", "revoke_links"]
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -278,6 +278,17 @@ class SubscriberAdmin(admin.ModelAdmin):
     @admin.action(description="Resume mail to the selected subscribers", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_paused(request, queryset, False)
+
+    @admin.action(
+        description="Revoke the links in every email sent to the selected subscribers",
+        permissions=["change"],
+    )
+    def revoke_links(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for subscriber in queryset:
+            subscriber.revoke_links()
+        self.message_user(
+            request, f"Revoked the links of {len(queryset)} subscriber(s).", messages.SUCCESS
+        )
 
 
 @admin.register(Notification)

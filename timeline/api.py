@@ -5,6 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.core.paginator import EmptyPage, Paginator
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from django.urls import reverse
@@ -16,6 +17,25 @@ from .models import Event
 from .queries import filtered_events
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+HTML_SPECIALS = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+class MarkupSafeEncoder(DjangoJSONEncoder):
+    """Write <, > and & as \\u escapes: the same JSON, but no tag in the bytes, ever.
+
+    A title such as "<script>" then cannot run if a client drops the JSON into a page, or a
+    browser is tricked into sniffing the response as HTML.
+    """
+
+    def encode(self, o) -> str:
+        return super().encode(o).translate(HTML_SPECIALS)
+
+
+def json_response(data: dict, status: int = 200) -> JsonResponse:
+    """Return *data* as JSON, readable UTF-8, with markup characters escaped."""
+    return JsonResponse(
+        data, status=status, encoder=MarkupSafeEncoder, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 def _local_iso(event: Event, moment: dt.datetime | None, day: dt.date | None) -> str | None:
@@ -101,20 +121,19 @@ def event_list(request: HttpRequest) -> JsonResponse:
         size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
         number = int(request.GET.get("page", 1))
     except ValueError:
-        return JsonResponse({"error": "page and page_size must be whole numbers."}, status=400)
+        return json_response({"error": "page and page_size must be whole numbers."}, status=400)
     paginator = Paginator(filtered_events(request.GET), size)
     try:
         page = paginator.page(number)
     except EmptyPage:
-        return JsonResponse({"error": f"There is no page {number}."}, status=404)
-    return JsonResponse(
+        return json_response({"error": f"There is no page {number}."}, status=404)
+    return json_response(
         {
             "count": paginator.count,
             "next": _page_link(request, number + 1) if page.has_next() else None,
             "previous": _page_link(request, number - 1) if page.has_previous() else None,
             "results": [event_json(event) for event in page.object_list],
-        },
-        json_dumps_params={"ensure_ascii": False},
+        }
     )
 
 
@@ -124,7 +143,7 @@ def event_item(request: HttpRequest, uid: str) -> JsonResponse:
     event = filtered_events(QueryDict()).filter(uid=uid).first()
     if event is None:
         raise Http404("No such event.")
-    return JsonResponse(event_json(event), json_dumps_params={"ensure_ascii": False})
+    return json_response(event_json(event))
 
 
 class ChangesFeed(SyndicationFeed):

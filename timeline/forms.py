@@ -6,6 +6,7 @@ from django_countries import countries as all_countries
 
 from . import timing
 from .models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Subscription, Topic, Track
+from .text import EMAIL_MAX_LENGTH, validate_email_local_part
 
 NOTHING_FOLLOWED = (
     "Choose at least one thing to follow: a topic, a country, a person or organisation, "
@@ -107,7 +108,8 @@ class FollowForm(forms.Form):
 
 class SubscribeForm(FollowForm):
     email = forms.EmailField(
-        max_length=254,
+        max_length=EMAIL_MAX_LENGTH,
+        validators=[validate_email_local_part],
         label="Email address",
         help_text="We send one message to confirm it; nothing else until you do.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),

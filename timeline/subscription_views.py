@@ -5,7 +5,6 @@ revoked token, and the sign-up answers the same way whether or not the address i
 """
 
 import datetime as dt
-import secrets
 from functools import partial
 
 from django.conf import settings
@@ -112,8 +111,7 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
     resend_from = now - RESEND_CONFIRMATION_AFTER
     if last is not None and last.state in done and last.created_at <= resend_from:
         # The same nonce would give back the row already sent: a new one revokes the old link.
-        subscriber.link_nonce = secrets.token_hex(16)
-        subscriber.save(update_fields=["link_nonce"])
+        subscriber.revoke_links()
     scheduling.request_confirmation(subscriber, now)
 
 
@@ -168,6 +166,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     form = PreferencesForm(subscriber)
     if request.method == "POST":
+        if "new_links" in request.POST:
+            return _renew_links(request, subscriber)
         if "leave" in request.POST or "rejoin" in request.POST:
             left = "leave" in request.POST
             if not left and not subscriber.confirmed_at:
@@ -197,6 +197,21 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "timeline/subscription_preferences.html", {"form": form, "subscriber": subscriber}
     )
+
+
+def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    """Revoke every link sent so far and move to this page's new address."""
+    with transaction.atomic():
+        subscriber = _locked(subscriber)
+        if subscriber is None:
+            return _invalid_link(request)
+        subscriber.revoke_links()
+    messages.success(
+        request,
+        "Done: the links in earlier emails no longer work. This page has a new address; "
+        "bookmark it, or use the links in our next email.",
+    )
+    return redirect(_manage_path(subscriber))
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without cookies or a CSRF token

@@ -7,6 +7,9 @@ from functools import cache
 
 MINUTE, DAY, MONTH, QUARTER, YEAR = "minute", "day", "month", "quarter", "year"
 COARSER_THAN_DAY = frozenset({MONTH, QUARTER, YEAR})
+# The dates an event may have: wide enough for history and plans, narrow enough that every
+# period end and every UTC conversion stays inside what datetime can hold.
+EARLIEST_DATE, LATEST_DATE = dt.date(1700, 1, 1), dt.date(2100, 12, 31)
 
 
 class LocalTimeError(ValueError):
@@ -22,6 +25,11 @@ def available_zones() -> frozenset[str]:
 def is_iana_zone(name: str) -> bool:
     """Tell whether *name* is an IANA time zone name known to tzdata."""
     return name in available_zones()
+
+
+def in_range(day: dt.date) -> bool:
+    """Tell whether *day* lies between EARLIEST_DATE and LATEST_DATE."""
+    return EARLIEST_DATE <= day <= LATEST_DATE
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:

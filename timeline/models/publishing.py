@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from ..text import OneLineField
 from .record import Actor, Event, Topic, Track
 
 
@@ -70,7 +71,7 @@ class EventFragment(models.Model):
 class PrivateFeed(models.Model):
     """A calendar of one reader's own selection, reached through a secret link."""
 
-    name = models.CharField(max_length=200, help_text="Who or what this feed is for.")
+    name = OneLineField(max_length=200, help_text="Who or what this feed is for.")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     topics = models.ManyToManyField(Topic, blank=True)
     countries = CountryField(multiple=True, blank=True)

@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from django_countries.fields import CountryField
 
 from .. import timing
+from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
 
 
 def validate_iana_zone(value: str) -> None:
@@ -25,6 +26,19 @@ def validate_iana_zone(value: str) -> None:
         )
 
 
+def validate_event_date(value: dt.date) -> None:
+    """Refuse a date outside the years the timeline can place on the UTC line."""
+    if value and not timing.in_range(value):
+        raise ValidationError(
+            "Give a date between %(earliest)s and %(latest)s.",
+            code="date_out_of_range",
+            params={
+                "earliest": timing.EARLIEST_DATE.isoformat(),
+                "latest": timing.LATEST_DATE.isoformat(),
+            },
+        )
+
+
 class Precision(models.TextChoices):
     MINUTE = timing.MINUTE, "Exact time"
     DAY = timing.DAY, "Day"
@@ -34,7 +48,7 @@ class Precision(models.TextChoices):
 
 
 class Place(models.Model):
-    name = models.CharField(max_length=200)
+    name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     country = CountryField()
     timezone = models.CharField(
@@ -74,10 +88,10 @@ class Actor(models.Model):
         PERSON = "person", "Person"
         ORGANISATION = "organisation", "Organisation"
 
-    name = models.CharField(max_length=200)
+    name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
-    role = models.CharField(max_length=300, blank=True)
+    role = OneLineField(max_length=300, blank=True)
     country = CountryField(blank=True)
 
     class Meta:
@@ -88,9 +102,9 @@ class Actor(models.Model):
 
 
 class Topic(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = OneLineField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = LongTextField(blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -102,9 +116,9 @@ class Topic(models.Model):
 class Track(models.Model):
     """A long project whose milestones are followed against their baseline dates."""
 
-    name = models.CharField(max_length=200)
+    name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
+    description = LongTextField(blank=True)
     countries = CountryField(multiple=True, blank=True)
 
     class Meta:
@@ -156,9 +170,11 @@ class Event(models.Model):
 
     uid = models.UUIDField("UID", default=uuid.uuid4, unique=True, editable=False)
     slug = models.SlugField(max_length=200, unique=True)
-    title = models.CharField(max_length=300)
-    summary = models.TextField(blank=True, help_text="One or two sentences.")
-    description = models.TextField(blank=True)
+    title = OneLineField(max_length=300)
+    summary = LongTextField(
+        blank=True, max_length=SUMMARY_MAX_LENGTH, help_text="One or two sentences."
+    )
+    description = LongTextField(blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MEETING)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     published = models.BooleanField(default=False, help_text="Drafts are seen only in the admin.")
@@ -167,10 +183,16 @@ class Event(models.Model):
         "date precision", max_length=10, choices=Precision.choices, default=Precision.DAY
     )
     start_date = models.DateField(
-        help_text="Local date; for a month, quarter or year, any day in it."
+        help_text="Local date; for a month, quarter or year, any day in it.",
+        validators=[validate_event_date],
     )
     start_time = models.TimeField(null=True, blank=True, help_text="Local time; exact time only.")
-    end_date = models.DateField(null=True, blank=True, help_text="Last local day (inclusive).")
+    end_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last local day (inclusive).",
+        validators=[validate_event_date],
+    )
     end_time = models.TimeField(null=True, blank=True)
     timezone = models.CharField(
         "time zone",
@@ -194,7 +216,10 @@ class Event(models.Model):
         Track, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
     baseline_date = models.DateField(
-        null=True, blank=True, help_text="Milestones: the originally planned date."
+        null=True,
+        blank=True,
+        help_text="Milestones: the originally planned date.",
+        validators=[validate_event_date],
     )
     baseline_precision = models.CharField(
         max_length=10, choices=Precision.choices, blank=True, default=""
@@ -338,7 +363,10 @@ class Event(models.Model):
             add("baseline_date", "Only milestones keep a baseline date.")
         if self.baseline_precision and not self.baseline_date:
             add("baseline_date", "Give the baseline date for this baseline precision.")
-        if not errors and self.start_date:
+        # A date out of range is refused by its field; no span can be computed from it.
+        dates = (self.start_date, self.end_date, self.baseline_date)
+        placeable = all(timing.in_range(day) for day in dates if day)
+        if not errors and placeable and self.start_date:
             self._normalise()
             zone_name = self.timezone or (self.place.timezone if self.place_id else "")
             if self.precision == Precision.MINUTE and not zone_name:
@@ -444,10 +472,10 @@ def _before_raw_event_save(sender, instance: Event, raw: bool, **kwargs) -> None
 class Source(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sources")
     url = models.URLField("URL", max_length=600)
-    title = models.CharField(max_length=300, blank=True)
-    publisher = models.CharField(max_length=200)
-    published_on = models.DateField("publication date")
-    quote = models.TextField(blank=True)
+    title = OneLineField(max_length=300, blank=True)
+    publisher = OneLineField(max_length=200)
+    published_on = models.DateField("publication date", validators=[validate_event_date])
+    quote = LongTextField(blank=True)
 
     class Meta:
         ordering = ["published_on", "pk"]

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
 
+from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 from .record import Actor, Event, Topic, Track, validate_iana_zone
 
 LEAD_TIME_CHOICES = [
@@ -23,7 +24,9 @@ def default_lead_times() -> list[int]:
 class Subscriber(models.Model):
     """Someone who gets email about what they follow, once they confirmed their address."""
 
-    email = models.EmailField(max_length=254, unique=True)
+    email = models.EmailField(
+        max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
+    )
     language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
     timezone = models.CharField(
         "time zone", max_length=64, default="UTC", validators=[validate_iana_zone]
@@ -44,8 +47,17 @@ class Subscriber(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.link_nonce:
-            self.link_nonce = secrets.token_hex(16)
+            self.new_link_nonce()
         super().save(*args, **kwargs)
+
+    def new_link_nonce(self) -> None:
+        """Draw a new nonce (128 random bits): every link sent so far stops working."""
+        self.link_nonce = secrets.token_hex(16)
+
+    def revoke_links(self) -> None:
+        """Save a new nonce, so every preferences, unsubscribe and confirmation link dies."""
+        self.new_link_nonce()
+        self.save(update_fields=["link_nonce"])
 
     @property
     def active(self) -> bool:
