@@ -147,7 +147,7 @@ def beats(transactional_db, tmp_path):
 class Web:
     """gunicorn serving the project, as in production."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, static_root: Path) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [
@@ -163,7 +163,11 @@ class Web:
                 "60",
             ],
             cwd=ROOT,
-            env={**worker_environment(), "ALLOWED_HOSTS": "127.0.0.1"},
+            env={
+                **worker_environment(),
+                "ALLOWED_HOSTS": "127.0.0.1",
+                "STATIC_ROOT": str(static_root),
+            },
             stdout=log_path.open("a"),
             stderr=subprocess.STDOUT,
         )
@@ -195,9 +199,22 @@ class Web:
         stop(self.process)
 
 
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    """Collect static files once, as the image build does, for gunicorn's whitenoise."""
+    root = tmp_path_factory.mktemp("staticfiles")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity=0"],
+        cwd=ROOT,
+        env={**worker_environment(), "STATIC_ROOT": str(root)},
+        check=True,
+    )
+    return root
+
+
 @pytest.fixture
-def web(transactional_db, tmp_path):
-    server = Web(tmp_path / "gunicorn.log")
+def web(transactional_db, tmp_path, collected_static):
+    server = Web(tmp_path / "gunicorn.log", collected_static)
     yield server
     server.stop()
 
