@@ -1,0 +1,40 @@
+"""The admin site: password, then a TOTP code for staff who have set up a device.
+
+Two-factor login is optional: staff without a confirmed device log in with their password
+alone; staff with one cannot get in without a current code.
+"""
+
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+from django_otp import user_has_device
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+
+class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
+    """Ask for a code only from users who have a confirmed device."""
+
+    otp_error_messages = {
+        **OTPAdminAuthenticationForm.otp_error_messages,
+        "token_required": "Enter the 6-digit code from your authenticator app.",
+        "invalid_token": "That code is wrong or has expired: enter the current one.",
+    }
+
+    def clean_otp(self, user) -> None:
+        if user is None or not user_has_device(user):
+            return
+        super().clean_otp(user)
+
+
+class TimelineAdminSite(OTPAdminSite):
+    login_form = OptionalOTPAuthenticationForm
+    login_template = "admin/otp_login.html"
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Let staff in once verified by their device, or by password if they have none."""
+        user = request.user
+        return AdminSite.has_permission(self, request) and (
+            user.is_verified() or not user_has_device(user)
+        )
