@@ -6,7 +6,7 @@ alone; staff with one cannot get in without a current code.
 
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
-from django_otp import user_has_device
+from django_otp import devices_for_user, user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 
@@ -23,6 +23,15 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
         if user is None or not user_has_device(user):
             return
         super().clean_otp(user)
+
+    def _chosen_device(self, user):
+        """Use the user's one device when none was picked (the usual case: one phone)."""
+        device = super()._chosen_device(user)
+        if device is None:
+            devices = list(devices_for_user(user, for_verify=True))
+            if len(devices) == 1:
+                device = devices[0]
+        return device
 
 
 class TimelineAdminSite(OTPAdminSite):
