@@ -34,7 +34,7 @@ if not SECRET_KEY:
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
         )
     # DEBUG only, and `check --deploy` flags it: never a production key.
-    SECRET_KEY = "django-insecure-development-only"  # noqa: S105  # nosec B105
+    SECRET_KEY = "django-insecure-development-only"  # noqa: S105
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
