@@ -152,7 +152,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "timeline.admin_site.locked_out"
 AXES_CLIENT_IP_CALLABLE = "timeline.client_ip.client_ip"
 AXES_VERBOSE = False
 # Shown in authenticator apps next to the code.

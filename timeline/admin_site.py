@@ -4,8 +4,13 @@ Two-factor login is optional: staff without a confirmed device log in with their
 alone; staff with one cannot get in without a current code.
 """
 
+import math
+
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from django.contrib import admin
 from django.contrib.admin import AdminSite
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_otp import devices_for_user, user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
@@ -47,3 +52,18 @@ class TimelineAdminSite(OTPAdminSite):
         return AdminSite.has_permission(self, request) and (
             user.is_verified() or not user_has_device(user)
         )
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """Answer a locked login (django-axes) with a 429 page in the admin's own look."""
+    cool_off = get_cool_off(request)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Login locked",
+        "username": get_client_username(request, credentials) or "",
+        "failure_limit": get_failure_limit(request, credentials),
+        "cooloff_minutes": math.ceil(cool_off.total_seconds() / 60) if cool_off else None,
+    }
+    return render(request, "admin/locked_out.html", context, status=429)

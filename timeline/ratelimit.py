@@ -43,6 +43,7 @@ def parse_rate(text: str) -> Rate:
 
 
 def rate_for(name: str) -> Rate:
+    """Return the configured rate of limit *name* (settings.RATE_LIMITS)."""
     return parse_rate(settings.RATE_LIMITS[name])
 
 
