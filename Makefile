@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 FAULTS_ARGS ?=
 
-.PHONY: run test faults bench bench-dispatch bench-tokens lint format install services clean
+.PHONY: run test audit faults bench bench-dispatch bench-tokens lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,16 +43,23 @@ test: install node_modules/.package-lock.json
 	bash bin/ensure-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory audit
 	SECRET_KEY=test-only-not-secret DEBUG=0 \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) EMAIL_URL=consolemail:// \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## audit: static security scan of our code (bandit) and known vulnerabilities in the installed
+## packages (pip-audit: fails on one; only warns, loudly, if its database cannot be reached)
+audit: install
+	$(BIN)/bandit --quiet -c pyproject.toml -r timeline config
+	$(BIN)/python bin/audit_dependencies.py
 
 ## faults: the fault suite, against private PostgreSQL and Redis servers that it restarts
 faults: install node_modules/.package-lock.json
 	bash bin/ensure-browser
 	$(BIN)/python -m tests.faults.services start
 	set -a; . .run/faults/env; set +a; \
-	SECRET_KEY=test-only-not-secret DEBUG=0 EMAIL_URL=consolemail:// \
+	SECRET_KEY=test-only-not-secret DEBUG=0 SECURE_SSL_REDIRECT=0 EMAIL_URL=consolemail:// \
 	DATABASE_URL=postgres://postgres@127.0.0.1:$$FAULTS_PG_PORT/timeline \
 	REDIS_URL=redis://127.0.0.1:$$FAULTS_REDIS_PORT/0 \
 	$(BIN)/pytest tests/faults -p no:cacheprovider $(FAULTS_ARGS); \

@@ -1,10 +1,12 @@
 """One settings module for every environment, driven by environment variables."""
 
+import datetime as dt
 import warnings
 import zoneinfo
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
@@ -23,13 +25,23 @@ warnings.filterwarnings(
 
 # --- Core ------------------------------------------------------------------------------------
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY")
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off it is required: set the SECRET_KEY "
+            "environment variable to a long random string (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+        )
+    # DEBUG only, and `check --deploy` flags it: never a production key.
+    SECRET_KEY = "django-insecure-development-only"  # noqa: S105
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with optional TOTP: staff with a confirmed device must give a token.
+    "timeline.admin_config.TimelineAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +50,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_countries",
     "reversion",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "timeline",
 ]
 
@@ -48,8 +63,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "timeline.security_headers.PermissionsPolicyMiddleware",
+    # Last, as django-axes asks: it answers locked-out logins.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -69,6 +89,87 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Security ----------------------------------------------------------------------------------
+# Production defaults (DEBUG off) pass `manage.py check --deploy`; each can be changed by an
+# environment variable of the same name, e.g. SECURE_SSL_REDIRECT=0 to serve plain http on
+# 127.0.0.1 (the test suites). `make run` (DEBUG=1) serves http on localhost.
+HTTPS = not DEBUG
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+# The container healthcheck asks over plain http from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# How many reverse proxies of ours stand in front of gunicorn (each appends to X-Forwarded-For).
+# The client is the address the outermost of them saw; 0 trusts no header and uses the peer.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if HTTPS else 0)
+# Behind a TLS-terminating proxy, its X-Forwarded-Proto says whether the visitor used https.
+# Only safe when the proxy sets this header itself: empty turns it off.
+_proxy_ssl_header = env(
+    "SECURE_PROXY_SSL_HEADER",
+    default="HTTP_X_FORWARDED_PROTO" if TRUSTED_PROXY_COUNT else "",
+)
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
+
+# Content-Security-Policy (django-csp): only our own files; no inline script or style anywhere
+# (the public pages and Django's admin need none).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY = env(
+    "PERMISSIONS_POLICY",
+    default=(
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+        "microphone=(), payment=(), usb=()"
+    ),
+)
+
+# Admin login: django-axes locks a username from one client address after this many failures.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "timeline.admin_site.locked_out"
+AXES_CLIENT_IP_CALLABLE = "timeline.client_ip.client_ip"
+AXES_VERBOSE = False
+# Shown in authenticator apps next to the code.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Kazakhstan-Russia timeline")
+
+# Public forms: at most COUNT posts per PERIOD ("5/h", "30/10m", "100/d", or seconds: "20/60").
+RATE_LIMITS = {
+    # Sign-ups and preference changes from one client address.
+    "form-client": env("RATE_LIMIT_FORM_CLIENT", default="20/h"),
+    # Sign-ups and preference changes for one email address, from anywhere.
+    "form-address": env("RATE_LIMIT_FORM_ADDRESS", default="6/h"),
+    # One-click unsubscribes come from mail providers' shared servers, and leaving must keep
+    # working after preference changes: limits of their own, generous ones.
+    "unsubscribe-client": env("RATE_LIMIT_UNSUBSCRIBE_CLIENT", default="300/h"),
+    "unsubscribe-address": env("RATE_LIMIT_UNSUBSCRIBE_ADDRESS", default="30/h"),
+}
+RATE_LIMIT_KEY_PREFIX = env("RATE_LIMIT_KEY_PREFIX", default="ratelimit")
 
 # --- Database --------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
@@ -108,6 +209,20 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Timeline <timeline@local
 # --- Celery ----------------------------------------------------------------------------------
 # Without REDIS_URL the broker is a folder on disk, so `make run` needs no server.
 REDIS_URL = env("REDIS_URL", default="")
+# Django's cache (the form rate limits) lives in Redis when there is one, so every web process
+# counts together; without it, in the process's memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "timeline",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

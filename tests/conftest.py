@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,19 @@ def collected_static(tmp_path_factory):
     """Collect static files once, so pages render with hashed names as in production."""
     settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plain_http():
+    """Serve over plain http as the suite's clients use it; production keeps the redirect."""
+    settings.SECURE_SSL_REDIRECT = False
+    os.environ["SECURE_SSL_REDIRECT"] = "0"  # servers the tests start in child processes
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    """Count each test's form posts apart, so earlier tests never use up its limits."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"ratelimit-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(scope="session", autouse=True)

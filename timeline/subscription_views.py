@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from . import ratelimit
 from .forms import PreferencesForm, SubscribeForm, apply_follows
 from .models import Event, Notification, Subscriber
 from .notifications import links, scheduling
@@ -52,6 +53,9 @@ def _locked(subscriber: Subscriber) -> Subscriber | None:
 def subscribe(request: HttpRequest) -> HttpResponse:
     """Show the sign-up form (?event=<slug> preselects one event) and take sign-ups."""
     if request.method == "POST":
+        email = request.POST.get("email", "")
+        if wait := ratelimit.check(request, "form-client", "form-address", email):
+            return ratelimit.too_many(request, wait)
         form = SubscribeForm(request.POST)
         if form.is_valid():
             _sign_up(form)
@@ -166,6 +170,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     form = PreferencesForm(subscriber)
     if request.method == "POST":
+        if wait := ratelimit.check(request, "form-client", "form-address", subscriber.email):
+            return ratelimit.too_many(request, wait)
         if "new_links" in request.POST:
             return _renew_links(request, subscriber)
         if "leave" in request.POST or "rejoin" in request.POST:
@@ -224,6 +230,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     if request.method != "POST":
         return render(request, "timeline/unsubscribe.html", {"subscriber": subscriber})
+    limits = ("unsubscribe-client", "unsubscribe-address")
+    if wait := ratelimit.check(request, *limits, subscriber.email):
+        return ratelimit.too_many(request, wait)
     subscriber = _set_unsubscribed(subscriber, left=True)
     if subscriber is None:
         return _invalid_link(request)
