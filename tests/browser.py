@@ -1,6 +1,8 @@
 """A real browser for the page tests: Debian's Chromium driven by Playwright, plus axe-core."""
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.test.testcases import LiveServerThread
@@ -33,6 +35,26 @@ def check_installed() -> None:
         raise BrowserUnavailable(f"{CHROMIUM} is missing: run `bash bin/ensure-browser`")
     if not AXE.is_file():
         raise BrowserUnavailable(f"{AXE} is missing: run `npm ci` in {ROOT}")
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator:
+    """Start Debian's Chromium headless (Playwright downloads no browser)."""
+    check_installed()
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests are
+    # ordinary blocking calls made between browser steps, never inside the loop.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 class PageServer:

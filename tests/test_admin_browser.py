@@ -5,12 +5,10 @@ The policy allows no inline script or style; here an editor logs in through the 
 scripts (slug prefill, autocomplete, inlines) must all run without one violation.
 """
 
-import os
-
 import pytest
 from django.contrib.auth.models import User
 
-from .browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PageServer, check_installed
+from .browser import DESKTOP, PageServer, chromium_browser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,19 +22,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture(scope="module")
 def browser():
-    check_installed()
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture

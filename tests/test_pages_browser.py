@@ -5,7 +5,6 @@ static files; confirmation mail goes over SMTP to a real server in the test proc
 """
 
 import datetime as dt
-import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,12 +18,10 @@ from timeline.models import Event, Subscriber
 from timeline.notifications import dispatch, links
 
 from .browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
     PageServer,
-    check_installed,
+    chromium_browser,
     horizontal_overflow,
     serious_violations,
 )
@@ -44,22 +41,8 @@ FILTER_IDS = [
 
 @pytest.fixture(scope="module")
 def browser():
-    """Start Debian's Chromium once for the module (Playwright downloads no browser)."""
-    check_installed()
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls in these tests are
-    # ordinary blocking calls made between browser steps, never inside the loop.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
