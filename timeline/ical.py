@@ -154,7 +154,7 @@ def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
     Built from the tzdata transitions rather than the library's generator, which writes all
     onsets into one comma-separated RDATE (Thunderbird's parser, ical.js, reads only the first)
     and puts a spring-forward onset an hour late. Each onset is the local time just before the
-    change (RFC 5545 3.6.5), one RDATE per line.
+    change (RFC 5545 3.6.5), one RDATE per line, the first one also as DTSTART.
     """
     timezone = icalendar.Timezone()
     timezone.add("tzid", name)
@@ -163,7 +163,9 @@ def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
     ):
         observance = icalendar.TimezoneDaylight() if kind else icalendar.TimezoneStandard()
         observance.add("dtstart", onsets[0])
-        for onset in onsets[1:]:
+        # With any RDATE, ical.js takes the onsets from the RDATEs alone and skips DTSTART's
+        # (RFC 5545 counts both), so the first onset is repeated as an RDATE.
+        for onset in onsets if len(onsets) > 1 else ():
             observance.add("rdate", onset)
         observance.add("tzoffsetfrom", offset_from)
         observance.add("tzoffsetto", offset_to)
