@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from tests.parsers import IcalJsStream, assert_lines_well_formed
-from timeline import feeds, timing
+from timeline import feeds, ical, timing
 from timeline.models import Event, Place, Precision, Source, Topic
 
 UTC = dt.UTC
@@ -83,17 +83,18 @@ KINDS = [kind for kind in Event.Kind.values if kind != Event.Kind.MILESTONE]
 _numbers = itertools.count()
 
 
-def text(max_size: int, multi_line: bool) -> st.SearchStrategy[str]:
+def text(max_size: int, multi_line: bool, min_size: int = 0) -> st.SearchStrategy[str]:
     """Return text the model accepts: no control characters but tab (and newline if multi-line)."""
     allowed = "\t\n" if multi_line else "\t"
     characters = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")) | st.sampled_from(
         allowed
     )
-    pieces = st.lists(st.text(characters, max_size=20) | st.sampled_from(FRAGMENTS), max_size=12)
+    piece = st.text(characters, min_size=1, max_size=20) | st.sampled_from(FRAGMENTS)
+    pieces = st.lists(piece, min_size=min_size, max_size=12)
     return pieces.map(lambda parts: "".join(parts)[:max_size])
 
 
-non_blank_line = text(300, False).filter(bool)
+non_blank_line = text(300, False, min_size=1)
 
 
 @st.composite
@@ -158,14 +159,14 @@ def event_specs(draw) -> dict:
             "timezone": zone if own_zone else "",
         },
         "place": {
-            "name": draw(text(200, False).filter(bool)),
+            "name": draw(text(200, False, min_size=1)),
             "country": draw(st.sampled_from(COUNTRIES)),
             "timezone": draw(st.sampled_from(ZONES)) if own_zone else zone,
         }
         if with_place
         else None,
-        "topics": draw(st.lists(text(100, False).filter(bool), max_size=3, unique=True)),
-        "publishers": draw(st.lists(text(200, False).filter(bool), max_size=2)),
+        "topics": draw(st.lists(text(100, False, min_size=1), max_size=3, unique=True)),
+        "publishers": draw(st.lists(text(200, False, min_size=1), max_size=2)),
     }
 
 
@@ -262,17 +263,22 @@ def read_with_icalendar(data: bytes) -> dict:
 
 
 def what_the_feed_says(entry) -> dict:
-    """Return what the calendar view of the event means, in the parsers' shape."""
+    """Return what the calendar view of the event means, in the parsers' shape.
+
+    Its text as `ical.clean_text` leaves it: line ends as LF, no control characters (none that
+    the model accepts), no U+FEFF.
+    """
+    clean = ical.clean_text
     if entry.all_day:
         start, end = entry.start.isoformat(), entry.end.isoformat()
     else:
         start, end = utc_text(entry.start), utc_text(entry.end) if entry.end else None
     return {
         "uid": entry.uid,
-        "summary": entry.summary,
-        "description": entry.description or None,
-        "location": entry.location or None,
-        "categories": list(entry.categories),
+        "summary": clean(entry.summary),
+        "description": clean(entry.description) or None,
+        "location": clean(entry.location) or None,
+        "categories": [clean(category) for category in entry.categories],
         "url": entry.url or None,
         "status": entry.status,
         "sequence": entry.sequence,
@@ -283,22 +289,21 @@ def what_the_feed_says(entry) -> dict:
 
 
 def assert_carries_the_model(event: Event, said: dict) -> None:
-    """The calendar view keeps the model's text and times verbatim."""
-    assert said["summary"].endswith(event.title)
-    assert said["summary"].startswith(("Cancelled: ", "Postponed: ")) == (
-        event.status in (Event.Status.CANCELLED, Event.Status.POSTPONED)
-    )
+    """The calendar view keeps the model's text (as clean_text leaves it) and times."""
+    clean = ical.clean_text
+    prefix = {Event.Status.CANCELLED: "Cancelled: ", Event.Status.POSTPONED: "Postponed: "}
+    assert said["summary"] == clean(prefix.get(event.status, "") + event.title)
     assert said["status"] == feeds.ICAL_STATUS[event.status]
     assert said["sequence"] == event.sequence
     description = said["description"]
-    assert description.startswith(event.summary or event.description or "")
-    assert event.description in description
+    assert description.startswith(clean(event.summary or event.description))
+    assert clean(event.description) in description
     for source in event.sources.all():
-        assert f"- {source.publisher}, " in description
+        assert f"- {clean(source.publisher)}, " in description
     assert said["url"].endswith(f"/events/{event.slug}/")
     place = event.place
-    assert said["location"] == (f"{place.name}, {place.country.name}" if place else None)
-    topics = [topic.name for topic in event.topics.all()]
+    assert said["location"] == (clean(f"{place.name}, {place.country.name}") if place else None)
+    topics = [clean(topic.name) for topic in event.topics.all()]
     assert said["categories"] == [event.get_kind_display(), *topics]
     if event.precision == timing.DAY:
         assert said["all_day"]
