@@ -167,6 +167,7 @@ class Editing(RuleBasedStateMachine):
         self.events: list[Event] = []
         self.expected: list[Expected] = []
         self.readers: dict[str, tuple[int, ...]] = {}
+        self.undo: dict[int, dict] = {}  # per event: the fields its last edit changed, as before
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -208,6 +209,7 @@ class Editing(RuleBasedStateMachine):
         """Save changes to an event as an editor would; the queued task syncs it, unless lost."""
         position = index % len(self.events)
         event = Event.objects.get(pk=self.events[position].pk)
+        self.undo[position] = {name: getattr(event, name) for name in changes}
         for name, value in changes.items():
             setattr(event, name, value)
         event.full_clean()
@@ -254,6 +256,13 @@ class Editing(RuleBasedStateMachine):
             return
         day, at = local(self.now + dt.timedelta(minutes=minutes))
         self.edit(index, synced, precision=timing.MINUTE, start_date=day, start_time=at)
+
+    @rule(index=st.integers(0, 1), synced=st.booleans())
+    def undo_the_last_edit(self, index, synced) -> None:
+        """Put back what the event's last edit changed (editors often do, within minutes)."""
+        previous = self.undo.get(index % len(self.events))
+        if previous:
+            self.edit(index, synced, **previous)
 
     @rule(minutes=st.integers(0, 90) | st.integers(0, 4 * 24 * 60))
     def wait(self, minutes) -> None:
