@@ -11,7 +11,9 @@ arrived must be exactly those an independent model of the rules predicts for tha
   the lead is zero), only while the event is dated to the day or minute and confirmed or
   tentative, and never twice for the same start;
 - one "Cancelled" mail per cancellation;
-- one "Date announced" mail when an undated event gets its date again, if it still has it;
+- one "Date announced" mail when an undated event gets its date, if it still has it when the
+  dispatcher runs; but a date taken away and given back while a "Changed" mail is still
+  pending is just a change, told by that mail;
 - one debounced "Changed" mail for the changes of time, place or status made since the last
   one was sent, sent by the first run at least CHANGE_NOTICE_DELAY_SECONDS after the first of
   them, unless by then everything is back as it was, or the event was cancelled meanwhile.
@@ -64,6 +66,7 @@ class Schedule:
     end: dt.datetime | None
     status: str
     precision: str
+    when: str  # as the event page and the mails show it, e.g. "2026, date to be announced"
 
     def changed_from(self, other: "Schedule") -> bool:
         """Tell whether time or status differ (what a "Changed" mail reports)."""
@@ -92,9 +95,12 @@ class Expected:
         if new.status == Status.CANCELLED and old.status != Status.CANCELLED:
             self.change_window = None
             self.notices.append(("Cancelled", now))
-        elif old.precision in timing.COARSER_THAN_DAY and new.precision not in (
-            timing.COARSER_THAN_DAY
+        elif (
+            old.precision in timing.COARSER_THAN_DAY
+            and new.precision not in timing.COARSER_THAN_DAY
+            and self.change_window is None
         ):
+            # Not while a Changed mail is pending: they never heard the date had gone.
             self.notices.append(("Date announced", now))
         elif new.changed_from(old) and self.change_window is None:
             delay = dt.timedelta(seconds=settings.CHANGE_NOTICE_DELAY_SECONDS)
@@ -104,22 +110,22 @@ class Expected:
         """Return the mails a dispatcher run at *now* sends: (to, kind, title, start)."""
         if self.behind:
             self.sync(now)
-        kinds = []
+        kinds: list[tuple[str, object]] = []
         for kind, due in list(self.notices):
             if due <= now:
                 self.notices.remove((kind, due))
                 dated = self.current.precision not in timing.COARSER_THAN_DAY
                 if kind == "Cancelled" or dated:
-                    kinds.append(kind)
+                    kinds.append((kind, None))
         if self.change_window and self.change_window[1] <= now:
             told_before, _due = self.change_window
             self.change_window = None
             if self.current.changed_from(told_before) and self.current.status != Status.CANCELLED:
-                kinds.append("Changed")
+                kinds.append(("Changed", what_changed(told_before, self.current)))
         sent = Counter()
         for email in readers:
-            for kind in kinds:
-                sent[(email, kind, self.title, None)] += 1
+            for kind, detail in kinds:
+                sent[(email, kind, self.title, detail)] += 1
         if self.current.status in REMINDED and self.current.precision == timing.MINUTE:
             start = self.current.start
             grace = dt.timedelta(minutes=settings.REMINDER_GRACE_MINUTES)
@@ -133,11 +139,28 @@ class Expected:
         return sent
 
 
-def received(message) -> tuple[str, str, str, dt.datetime | None]:
-    """Return (to, kind, title, start of a reminder) of a mail as its reader sees it."""
+def what_changed(before: Schedule, now: Schedule) -> tuple[str, ...]:
+    """Return the "What changed" lines a Changed mail must show: from what followers were told
+    before to what the event is when the mail goes out."""
+    lines = []
+    if (before.when, before.start) != (now.when, now.start):
+        lines.append(f"Time: {before.when} -> {now.when}")
+    if before.status != now.status:
+        lines.append(f"Status: {before.status} -> {now.status}")
+    return tuple(lines)
+
+
+def received(message) -> tuple[str, str, str, object]:
+    """Return (to, kind, title, detail) of a mail as its reader sees it; the detail is a
+    reminder's start (from its .ics) or a Changed mail's "What changed" lines."""
     subject = str(message["Subject"]).strip()
     kind, _, rest = subject.partition(": ")
     title = rest.split(" — ")[0]
+    if kind == "Changed":
+        text = message.get_body(("plain",)).get_content()
+        lines = text.partition("What changed:")[2].splitlines()[1:]
+        listed = itertools.takewhile(lambda line: line.startswith("  "), lines)
+        return message["To"], kind, title, tuple(line.strip() for line in listed)
     if kind != "Reminder":
         return message["To"], kind, title, None
     (attachment,) = message.iter_attachments()
@@ -203,7 +226,7 @@ class Editing(RuleBasedStateMachine):
             self.expected.append(Expected(event.title, self.schedule(event), self.schedule(event)))
 
     def schedule(self, event: Event) -> Schedule:
-        return Schedule(event.start_utc, event.end_utc, event.status, event.precision)
+        return Schedule(event.start_utc, event.end_utc, event.status, event.precision, event.when)
 
     def edit(self, index: int, synced: bool, **changes) -> None:
         """Save changes to an event as an editor would; the queued task syncs it, unless lost."""
