@@ -323,9 +323,13 @@ class Editing(RuleBasedStateMachine):
 
 def test_followers_get_exactly_the_mails_the_rules_say(smtp):
     Editing.sink = smtp
+    # Each example is a whole run of edits and dispatches: a fifth as many as the profile says
+    # (but at least the ci profile's 60) keeps the explore profile within minutes.
+    examples = max(60, hypothesis_settings.default.max_examples // 5)
     run_state_machine_as_test(
         Editing,
         settings=hypothesis_settings(
+            max_examples=examples,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
