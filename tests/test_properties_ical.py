@@ -10,6 +10,7 @@ exactly what the feed meant to say, and that must be the model's own text and ti
 """
 
 import datetime as dt
+import functools
 import itertools
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
@@ -107,23 +108,30 @@ def local_moment(draw, zone: str) -> tuple[dt.date, dt.time]:
             change = draw(st.sampled_from(changes))
             offset = draw(st.integers(-3 * 60, 3 * 60))
             moment = change + dt.timedelta(minutes=offset)
-            return moment.date(), moment.time().replace(second=0)
+            return moment.date(), moment.time().replace(second=0, microsecond=0, fold=0)
     day = draw(st.dates(FIRST_DAY, LAST_DAY))
     at = draw(st.times().map(lambda t: t.replace(microsecond=0)))
     return day, at
 
 
+@functools.cache
 def clock_changes(zone: str, year: int) -> list[dt.datetime]:
-    """Return the local wall times (before the change) at which the zone's offset changes."""
+    """Return the local wall times, just after each change, at which the zone's offset changes."""
     tz = ZoneInfo(zone)
+    step = dt.timedelta(hours=6)
     moment = dt.datetime(year, 1, 1, tzinfo=UTC)
-    offset = moment.astimezone(tz).utcoffset()
     changes = []
-    for hours in range(0, 366 * 24, 6):
-        later = (moment + dt.timedelta(hours=hours)).astimezone(tz)
-        if later.utcoffset() != offset:
-            changes.append(later.replace(tzinfo=None) - dt.timedelta(hours=3))
-            offset = later.utcoffset()
+    while moment.year == year:
+        before, after = moment, moment + step
+        if before.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
+            while after - before > dt.timedelta(minutes=1):  # the change is in (before, after]
+                middle = before + (after - before) / 2
+                if middle.astimezone(tz).utcoffset() == before.astimezone(tz).utcoffset():
+                    before = middle
+                else:
+                    after = middle
+            changes.append(after.astimezone(tz).replace(tzinfo=None))
+        moment += step
     return changes
 
 
