@@ -12,10 +12,22 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # The fault suite restarts the servers it uses: `make faults` runs it against private ones.
 collect_ignore = [] if os.environ.get("FAULTS_PG_PORT") else ["faults"]
+
+# Property tests (tests/test_properties_*.py). "ci", the default, is deterministic and quick:
+# the same examples on every run, no example database. HYPOTHESIS_PROFILE=explore searches far
+# more examples, randomly, and remembers failures in .hypothesis/ to replay them first.
+hypothesis_settings.register_profile(
+    "ci", max_examples=60, derandomize=True, database=None, deadline=None, print_blob=True
+)
+hypothesis_settings.register_profile(
+    "explore", max_examples=2500, deadline=None, stateful_step_count=60, print_blob=True
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)

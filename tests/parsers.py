@@ -176,3 +176,38 @@ def assert_lines_well_formed(data: bytes) -> None:
             line.decode("utf-8")
         except UnicodeDecodeError as error:
             raise AssertionError(f"line {number} is not valid UTF-8 ({error}): {line!r}") from None
+
+
+class IcalJsStream:
+    """One `node tests/js/parse_ics.mjs --stream` process that parses many calendars in turn.
+
+    Starting node costs ~100 ms; the property tests parse thousands of calendars, so they keep
+    one process for the session. Each answer is {"events": [...]} with the extended records
+    (description, location, categories, url, tzid), or {"error": "..."}.
+    """
+
+    def __init__(self) -> None:
+        node = shutil.which("node")
+        if node is None or not ICALJS_PACKAGE.is_file():
+            raise ParserUnavailable("ical.js needs node and `npm ci` in the repository root")
+        self.process = subprocess.Popen(
+            [node, str(PARSE_ICS), "--stream"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def parse(self, data: bytes) -> dict:
+        """Return ical.js's reading of one calendar."""
+        self.process.stdin.write(json.dumps(data.decode("utf-8")) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise AssertionError(f"ical.js stream ended (exit {self.process.poll()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)

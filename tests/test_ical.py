@@ -245,7 +245,7 @@ def unfolded_lines(data: bytes) -> list[str]:
 
 
 def onsets(data: bytes, tzid: str) -> dict[str, list[dt.datetime]]:
-    """Return the local onsets (DTSTART and RDATEs) of each observance kind of *tzid*."""
+    """Return the local onsets (DTSTART and RDATEs, each once) of each observance kind of *tzid*."""
     calendar = icalendar.Calendar.from_ical(data)
     (vtimezone,) = [zone for zone in calendar.walk("VTIMEZONE") if zone["TZID"] == tzid]
     found: dict[str, list[dt.datetime]] = {"STANDARD": [], "DAYLIGHT": []}
@@ -254,7 +254,8 @@ def onsets(data: bytes, tzid: str) -> dict[str, list[dt.datetime]]:
         rdates = observance.get("RDATE", [])
         for value in rdates if isinstance(rdates, list) else [rdates]:
             found[observance.name].extend(one.dt for one in value.dts)
-    return found
+    # The first onset is written both as DTSTART and as an RDATE (for ical.js).
+    return {kind: sorted(set(moments)) for kind, moments in found.items()}
 
 
 def feed_of(*events: ical.CalendarEvent) -> bytes:

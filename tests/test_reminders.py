@@ -323,3 +323,21 @@ def test_the_confirmation_mail_states_the_real_expiry(smtp, settings):
     (message,) = smtp.messages
     assert "within 5 hours" in message.get_body(("plain",)).get_content()
     assert "expires in 5 hours" in message.get_body(("html",)).get_content()
+
+
+def test_a_date_taken_away_and_given_back_before_the_notice_is_just_a_change(smtp, settings):
+    settings.CHANGE_NOTICE_DELAY_SECONDS = 600
+    energy = topic()
+    follower("reader@example.com", energy, lead_times=(1440,))
+    event = upcoming_event(energy, starts_in=dt.timedelta(days=3), title="Talks")
+    scheduling.sync_event(event.pk)
+    original = (event.precision, event.start_date, event.start_time)
+    now = timezone.now()
+    event.precision, event.start_time = "year", None  # "date to be announced", by mistake
+    event.save()
+    scheduling.sync_event(event.pk, now=now)
+    event.precision, event.start_date, event.start_time = original  # put back at once
+    event.save()
+    scheduling.sync_event(event.pk, now=now + dt.timedelta(minutes=1))
+    dispatch.dispatch_due(now=now + dt.timedelta(minutes=11))
+    assert [subject(m) for m in smtp.messages] == []  # they never heard the date had gone

@@ -24,7 +24,7 @@ from .models import (
 )
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 SITE_NAME = "Kazakhstan–Russia timeline"
 CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
 ICAL_STATUS = {

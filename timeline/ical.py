@@ -15,7 +15,31 @@ import icalendar
 
 PRODID = "-//Kazakhstan-Russia timeline//Event feeds 1.0//EN"
 END_CALENDAR = b"END:VCALENDAR\r\n"
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# U+FEFF too: as a byte-order mark pasted into a field it means nothing, and at the start of a
+# value the icalendar library drops it silently (it decodes each value as "utf-8-sig").
+DROPPED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufeff]")
+
+
+# RFC 5545 3.3.11 TEXT escaping (line ends are LF after clean_text).
+TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n"})
+
+
+class Text(icalendar.vText):
+    """A TEXT value escaped as RFC 5545 says.
+
+    The library's own escaping first turns every backslash-N of the text into "\\n", so a
+    literal "C:\\Nur-Sultan" or "\\N" reached every calendar as a line break.
+    """
+
+    def to_ical(self) -> bytes:
+        return self.translate(TEXT_ESCAPES).encode()
+
+
+class Categories(icalendar.vCategory):
+    """A CATEGORIES value whose categories are escaped as Text."""
+
+    def to_ical(self) -> bytes:
+        return b",".join(Text(category).to_ical() for category in self.cats)
 
 
 @dataclass(frozen=True)
@@ -65,7 +89,7 @@ def render_event(event: CalendarEvent) -> bytes:
     """Return one VEVENT, folded, with CRLF line ends."""
     # Properties are set with their value types directly rather than through Component.add,
     # whose type inference is most of the cost of rendering a large feed.
-    text, when = icalendar.vText, icalendar.vDDDTypes
+    text, when = Text, icalendar.vDDDTypes
     vevent = icalendar.Event()
     vevent["UID"] = text(event.uid)
     # DTSTAMP is the last change, not the time of the request, so output is byte-identical
@@ -92,7 +116,8 @@ def render_event(event: CalendarEvent) -> bytes:
     if event.url:
         vevent["URL"] = icalendar.vUri(event.url)
     if event.categories:
-        vevent["CATEGORIES"] = icalendar.vCategory(list(event.categories))
+        lines = [Categories(line) for line in _category_lines(event.categories)]
+        vevent["CATEGORIES"] = lines[0] if len(lines) == 1 else lines
     vevent["STATUS"] = text(event.status)
     vevent["TRANSP"] = text("TRANSPARENT")
     return vevent.to_ical()
@@ -126,8 +151,8 @@ def render_head(meta: CalendarMeta) -> bytes:
     calendar.add("method", "PUBLISH")
     # NAME and the X-WR- properties are typed explicitly: the library would write them as
     # unknown values, unescaped, so a comma, semicolon or line break would break the file.
-    name = icalendar.vText(clean_text(meta.name))
-    description = icalendar.vText(clean_text(meta.description))
+    name = Text(clean_text(meta.name))
+    description = Text(clean_text(meta.description))
     calendar["NAME"] = name
     calendar["X-WR-CALNAME"] = name
     calendar["DESCRIPTION"] = description
@@ -154,7 +179,7 @@ def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
     Built from the tzdata transitions rather than the library's generator, which writes all
     onsets into one comma-separated RDATE (Thunderbird's parser, ical.js, reads only the first)
     and puts a spring-forward onset an hour late. Each onset is the local time just before the
-    change (RFC 5545 3.6.5), one RDATE per line.
+    change (RFC 5545 3.6.5), one RDATE per line, the first one also as DTSTART.
     """
     timezone = icalendar.Timezone()
     timezone.add("tzid", name)
@@ -163,7 +188,9 @@ def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
     ):
         observance = icalendar.TimezoneDaylight() if kind else icalendar.TimezoneStandard()
         observance.add("dtstart", onsets[0])
-        for onset in onsets[1:]:
+        # With any RDATE, ical.js takes the onsets from the RDATEs alone and skips DTSTART's
+        # (RFC 5545 counts both), so the first onset is repeated as an RDATE.
+        for onset in onsets if len(onsets) > 1 else ():
             observance.add("rdate", onset)
         observance.add("tzoffsetfrom", offset_from)
         observance.add("tzoffsetto", offset_to)
@@ -213,8 +240,22 @@ def _local(second: int, offset: dt.timedelta) -> dt.datetime:
 
 
 def clean_text(text: str) -> str:
-    """Return text with line ends as LF and without control characters RFC 5545 forbids."""
-    return CONTROL_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    """Return text with line ends as LF, without control characters RFC 5545 forbids or U+FEFF."""
+    return DROPPED_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _category_lines(categories: Iterable[str]) -> list[list[str]]:
+    """Return the categories in runs for one CATEGORIES line each: usually a single run.
+
+    ical.js (Thunderbird) reads the comma after an escaped backslash as an escaped comma, so
+    "a\\\\,b" comes out as the one category "a\\,b": a category ending in a backslash ends its line.
+    """
+    lines: list[list[str]] = [[]]
+    for category in map(clean_text, categories):
+        lines[-1].append(category)
+        if category.endswith("\\"):
+            lines.append([])
+    return [line for line in lines if line]
 
 
 def _unambiguous(moment: dt.datetime) -> dt.datetime:

@@ -1,18 +1,26 @@
 // Read an iCalendar file the way Thunderbird does (ical.js) and print its events as JSON.
 //
 //   node tests/js/parse_ics.mjs [FILE]      (reads stdin without FILE)
+//   node tests/js/parse_ics.mjs --stream    (many calendars: see below)
 //
 // Prints a list of {uid, summary, status, sequence, all_day, start, end}, sorted by uid. Timed
 // start/end are UTC ('YYYY-MM-DDTHH:MM:SSZ'), converted with the feed's own VTIMEZONEs; all-day
 // start/end are dates ('YYYY-MM-DD', end exclusive). Without DTEND, a timed event ends at its
 // start and an all-day event the day after. Any TZID that no VTIMEZONE of the feed defines, and
 // any floating (zone-less) date-time, is an error: exit status 1 with the reason on stderr.
+//
+// With --stream it reads one JSON string (a whole calendar) per line of stdin and answers each
+// with one JSON line: {"events": [...]} or {"error": "..."}, for the property tests, which parse
+// thousands of calendars and cannot start node for each. Stream records also carry description,
+// location, categories (a list), url and tzid (of DTSTART; null for UTC or a date).
 import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import ICAL from "ical.js";
 
+class ParseError extends Error {}
+
 function fail(message) {
-  process.stderr.write(`parse_ics.mjs: ${message}\n`);
-  process.exit(1);
+  throw new ParseError(message);
 }
 
 function pad(number, width = 2) {
@@ -51,10 +59,7 @@ function checkZone(uid, property, time, knownZones) {
   }
 }
 
-function main() {
-  const path = process.argv[2];
-  const text = readFileSync(path ?? 0, "utf8");
-
+function parseCalendar(text, extended) {
   let calendar;
   try {
     calendar = new ICAL.Component(ICAL.parse(text));
@@ -102,7 +107,7 @@ function main() {
       fail(`event ${uid}: DTSTART and DTEND are not both dates or both date-times`);
     }
     const allDay = start.isDate;
-    events.push({
+    const record = {
       uid,
       summary: event.summary,
       status: vevent.getFirstPropertyValue("status"),
@@ -110,10 +115,55 @@ function main() {
       all_day: allDay,
       start: allDay ? isoDate(start) : isoUtc(start),
       end: allDay ? isoDate(end) : isoUtc(end),
-    });
+    };
+    if (extended) {
+      const categories = vevent.getAllProperties("categories").flatMap((p) => p.getValues());
+      Object.assign(record, {
+        description: vevent.getFirstPropertyValue("description"),
+        location: vevent.getFirstPropertyValue("location"),
+        categories,
+        url: vevent.getFirstPropertyValue("url"),
+        tzid: vevent.getFirstProperty("dtstart").getParameter("tzid") ?? null,
+      });
+    }
+    events.push(record);
   }
   events.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
-  process.stdout.write(JSON.stringify(events) + "\n");
+  return events;
 }
 
-main();
+function main() {
+  const path = process.argv[2];
+  const text = readFileSync(path ?? 0, "utf8");
+  try {
+    process.stdout.write(JSON.stringify(parseCalendar(text, false)) + "\n");
+  } catch (error) {
+    if (!(error instanceof ParseError)) {
+      throw error;
+    }
+    process.stderr.write(`parse_ics.mjs: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+async function stream() {
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line) {
+      continue;
+    }
+    let answer;
+    try {
+      answer = { events: parseCalendar(JSON.parse(line), true) };
+    } catch (error) {
+      answer = { error: `${error.constructor.name}: ${error.message}` };
+    }
+    process.stdout.write(JSON.stringify(answer) + "\n");
+  }
+}
+
+if (process.argv[2] === "--stream") {
+  await stream();
+} else {
+  main();
+}

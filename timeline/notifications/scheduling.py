@@ -120,8 +120,12 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
     if current["status"] == Event.Status.CANCELLED and old["status"] != Event.Status.CANCELLED:
         pending_notices.update(state=State.SKIPPED, last_error="Superseded by the cancellation.")
         _notify_followers(event, Kind.CANCELLED, f"cancelled@{event.sequence}", now, old, current)
-    elif old["precision"] in timing.COARSER_THAN_DAY and current["precision"] not in (
-        timing.COARSER_THAN_DAY
+    elif (
+        old["precision"] in timing.COARSER_THAN_DAY
+        and current["precision"] not in timing.COARSER_THAN_DAY
+        # A date taken away and given back while a change notice is pending is just a change:
+        # followers never heard it had gone, and that notice must show the date as it is now.
+        and not pending_notices.exists()
     ):
         _notify_followers(event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, old, current)
     elif _changed(old, current):
