@@ -78,7 +78,7 @@ bench-dispatch: install
 ## bench-tokens: time refusing unknown, truncated, forged, malformed, revoked tokens (needs PostgreSQL)
 bench-tokens: install
 	bash bin/ensure-services
-	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
+	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
 
 lint:
 	$(BIN)/ruff check .

@@ -19,6 +19,7 @@ from .subscribers import (
     AnnouncedSchedule,
     Notification,
     Subscriber,
+    SubscriberLink,
     Subscription,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "PrivateFeed",
     "Source",
     "Subscriber",
+    "SubscriberLink",
     "Subscription",
     "Topic",
     "Track",

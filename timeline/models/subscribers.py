@@ -4,6 +4,7 @@ import secrets
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_countries.fields import CountryField
 
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
@@ -35,7 +36,8 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     paused = models.BooleanField(default=False, help_text="Paused subscribers are sent nothing.")
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
-    # Signed into every link; a new nonce invalidates every link sent so far.
+    # Changes whenever the subscriber's links are revoked (a generation mark, not a secret:
+    # links are random tokens kept only as hashes, in SubscriberLink).
     link_nonce = models.CharField(max_length=32, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -51,18 +53,36 @@ class Subscriber(models.Model):
         super().save(*args, **kwargs)
 
     def new_link_nonce(self) -> None:
-        """Draw a new nonce (128 random bits): every link sent so far stops working."""
+        """Draw a new generation mark, so work begun under the old links sees the revocation."""
         self.link_nonce = secrets.token_hex(16)
 
     def revoke_links(self) -> None:
-        """Save a new nonce, so every preferences, unsubscribe and confirmation link dies."""
+        """Revoke every preferences, unsubscribe and confirmation link given out so far."""
         self.new_link_nonce()
         self.save(update_fields=["link_nonce"])
+        self.links.all().delete()
 
     @property
     def active(self) -> bool:
         """Tell whether anything but a confirmation may be sent."""
         return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
+
+
+class SubscriberLink(models.Model):
+    """One link given to a subscriber (in a mail or on a page), kept only as its token's hash."""
+
+    class Purpose(models.TextChoices):
+        CONFIRM = "confirm", "confirm the address"
+        MANAGE = "manage", "preferences and unsubscribe"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="links")
+    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    # SHA-256 of a 256-bit random token; the token itself is only ever in the link.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} link of {self.subscriber_id}"
 
 
 class Subscription(models.Model):

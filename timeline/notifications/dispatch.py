@@ -155,7 +155,8 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
 
 def send(connection, notification: Notification) -> None:
     """Send one row's email, raising TemporaryFailure or PermanentFailure."""
-    message = mail.build(notification)
+    # Building stores the mail's link token: like every write here, it outlasts a database restart.
+    message = _persist(lambda: mail.build(notification))
     if getattr(connection, "connection", False) is None:
         try:
             connection.open()  # kept open across messages; send_messages would open and close one

@@ -1,69 +1,55 @@
-"""Signed links for subscribers: confirm, manage preferences, unsubscribe (never a bare id)."""
+"""Secret links for subscribers: confirm, manage preferences, unsubscribe (never a bare id).
 
+Each link carries its own random token (256 bits); the database keeps only the token's SHA-256
+(SubscriberLink), so neither a copy of the database nor a leaked SECRET_KEY gives anyone a
+working link. Revoking deletes them; a confirmation link expires after CONFIRMATION_MAX_AGE_HOURS.
+"""
+
+import datetime as dt
 import functools
 import hashlib
-import hmac
-import zlib
+import secrets
 
 from django.conf import settings
-from django.core import signing
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
+from django.utils import timezone
 
-from ..models import Subscriber
+from ..models import Subscriber, SubscriberLink
 
-CONFIRM_SALT = "timeline.subscriber.confirm"
-MANAGE_SALT = "timeline.subscriber.manage"
+# Which kind of link a token is for: one kind never opens the other's page.
+CONFIRM_SALT = SubscriberLink.Purpose.CONFIRM
+MANAGE_SALT = SubscriberLink.Purpose.MANAGE
+TOKEN_BYTES = 32
+# Longer than any token we issue; longer input is cut before hashing so work stays the same.
+MAX_TOKEN_LENGTH = 64
+
+
+def token_hash(token: str) -> str:
+    """Return the stored form of a token: its SHA-256, in hex."""
+    return hashlib.sha256(token[:MAX_TOKEN_LENGTH].encode("utf-8", "replace")).hexdigest()
 
 
 def token_for(subscriber: Subscriber, salt: str = MANAGE_SALT) -> str:
-    """Return a token naming the subscriber, signed with SECRET_KEY and the subscriber's nonce."""
-    return signing.dumps([subscriber.pk, subscriber.link_nonce], salt=salt, compress=True)
-
-
-class _EvenSigner(signing.TimestampSigner):
-    """A TimestampSigner that computes the HMAC even for a value that has no separator."""
-
-    def unsign(self, value: str, max_age=None) -> str:
-        if self.sep not in value:
-            # Signer.unsign would give up before any HMAC: spend what a forged token costs.
-            constant_time_compare(value, self.signature(value))
-            raise signing.BadSignature("No separator")
-        return super().unsign(value, max_age=max_age)
-
-
-NOBODY = 0  # no subscriber has this id: a refused token still costs one lookup
-MAX_ID = 2**31 - 1
-
-
-def _claim(token: str, salt: str, max_age) -> tuple[int, str]:
-    """Return the (id, nonce) a token claims, or (NOBODY, "") if it is not ours or expired."""
-    try:
-        pk, nonce = _EvenSigner(salt=salt).unsign_object(token, max_age=max_age)
-        pk, nonce = int(pk), str(nonce)
-    except (signing.BadSignature, ValueError, TypeError, KeyError, zlib.error):
-        return NOBODY, ""
-    return (pk, nonce) if 0 < pk <= MAX_ID else (NOBODY, "")
+    """Issue a new link token for the subscriber, storing only its hash."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    SubscriberLink.objects.create(subscriber=subscriber, purpose=salt, token_hash=token_hash(token))
+    return token
 
 
 def subscriber_from(token: str, salt: str = MANAGE_SALT, max_age=None) -> Subscriber | None:
-    """Return the subscriber a token names, or None if it is forged, expired or revoked.
+    """Return the subscriber a token was issued to, or None if it is unknown, revoked or expired.
 
-    Every refusal does the same work (one HMAC, one lookup that finds nothing, one digest
-    comparison), so the time taken does not tell which part of a token was wrong.
+    Every refusal does the same work (one SHA-256, one indexed lookup), so the time taken does
+    not tell which part of a token was wrong.
     """
-    pk, nonce = _claim(token, salt, max_age)
-    # Matching the nonce in the query too makes a revoked link miss, as an unknown one does.
-    subscriber = Subscriber.objects.filter(pk=pk, link_nonce=nonce).first()
-    stored = subscriber.link_nonce if subscriber is not None else ""
-    matches = hmac.compare_digest(_digest(stored), _digest(nonce))
-    if subscriber is None or not stored or not matches:
+    links = SubscriberLink.objects.filter(token_hash=token_hash(token), purpose=salt)
+    if max_age is not None:
+        # In the query, so an expired link misses as an unknown one does.
+        links = links.filter(created_at__gte=timezone.now() - dt.timedelta(seconds=max_age))
+    link = links.select_related("subscriber").first()
+    if link is None or len(token) > MAX_TOKEN_LENGTH:
         return None
-    return subscriber
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
+    return link.subscriber
 
 
 def confirm_url(subscriber: Subscriber) -> str:
@@ -80,7 +66,7 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
 
 
 def subscriber_urls(subscriber: Subscriber) -> dict[str, str]:
-    """Return the preferences and unsubscribe URLs, signing the token once for both."""
+    """Return the preferences and unsubscribe URLs of one mail, sharing one new token."""
     token = token_for(subscriber)
     manage, unsubscribe = _url_templates(settings.SITE_URL)
     return {
@@ -91,7 +77,7 @@ def subscriber_urls(subscriber: Subscriber) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _url_templates(site_url: str) -> tuple[str, str]:
-    # Reversing a URL costs more than signing a token; do it once per process.
+    # Reversing a URL costs more than making a token; do it once per process.
     return tuple(
         site_url + reverse(name, args=["TOKEN"])
         for name in ("timeline:subscription", "timeline:unsubscribe")

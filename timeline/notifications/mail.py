@@ -56,12 +56,13 @@ CONFIRM = "__CONFIRM_URL__"
 def build(notification: Notification) -> EmailMultiAlternatives:
     """Return the email for an outbox row (its event with place, topics and sources loaded)."""
     subscriber, event = notification.subscriber, notification.event
-    urls = links.subscriber_urls(subscriber)
     headers = {"Message-ID": message_id(notification)}
     if notification.kind == Kind.CONFIRMATION:
-        urls[CONFIRM] = links.confirm_url(subscriber)
+        # An unconfirmed address gets a confirmation link only, never a preferences link.
+        urls = {CONFIRM: links.confirm_url(subscriber)}
         subject = SUBJECTS[Kind.CONFIRMATION]
     else:
+        urls = links.subscriber_urls(subscriber)
         subject = SUBJECTS[notification.kind].format(
             title=event.title, when=times(event, subscriber.timezone)["reader"]
         )
