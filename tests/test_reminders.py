@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from timeline import feeds
-from timeline.models import Event, Notification, Subscriber
-from timeline.notifications import dispatch, scheduling
+from timeline.models import Event, Notification, Subscriber, SubscriberLink
+from timeline.notifications import dispatch, links, scheduling
 
 from .notify_helpers import follower, topic, upcoming_event
 
@@ -341,3 +341,28 @@ def test_a_date_taken_away_and_given_back_before_the_notice_is_just_a_change(smt
     scheduling.sync_event(event.pk, now=now + dt.timedelta(minutes=1))
     dispatch.dispatch_due(now=now + dt.timedelta(minutes=11))
     assert [subject(m) for m in smtp.messages] == []  # they never heard the date had gone
+
+
+def test_each_mail_carries_its_own_link_and_unsent_ones_leave_no_token(smtp):
+    energy = topic()
+    reader = follower("reader@example.com", energy, lead_times=(1440, 60))
+    event = upcoming_event(energy, starts_in=dt.timedelta(days=2))
+    cancelled = upcoming_event(energy, starts_in=dt.timedelta(days=2))
+    for each in (event, cancelled):
+        scheduling.sync_event(each.pk)
+    # A reminder of an event cancelled after it was scheduled is skipped at send time.
+    Event.objects.filter(pk=cancelled.pk).update(status=Event.Status.CANCELLED)
+    day_before, hour_before = reminders(event)
+
+    dispatch.dispatch_due(now=day_before.due_at)
+    dispatch.dispatch_due(now=hour_before.due_at)
+
+    assert len(smtp.messages) == 2
+    unsubscribe = [str(message["List-Unsubscribe"]).strip()[1:-1] for message in smtp.messages]
+    tokens = [url.rstrip("/").rsplit("/", 1)[1] for url in unsubscribe]
+    assert tokens[0] != tokens[1]
+    assert all(links.subscriber_from(token) == reader for token in tokens)
+    skipped = Notification.objects.filter(event=cancelled, state=State.SKIPPED)
+    assert skipped.count() == 2
+    # Only the two mails sent hold a token: the skipped ones gave theirs back.
+    assert SubscriberLink.objects.filter(subscriber=reader).count() == 2

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from .. import timing
 from ..models import Event, Notification
-from . import mail, scheduling
+from . import links, mail, scheduling
 from .scheduling import grace, is_remindable
 
 log = logging.getLogger(__name__)
@@ -214,13 +214,29 @@ def _send_batch(connection, rows: list[Notification], token, now, outcomes: Coun
     renew_every = settings.DISPATCH_LEASE_SECONDS / 2
     renewed = time.monotonic()
     held = {row.pk for row in rows}
+    _issue_link_tokens(rows)
+    unsent: list[str] = []
     for row in rows:
         if time.monotonic() - renewed > renew_every:
             held = _persist(lambda: renew(rows, token, now or timezone.now()))
             renewed = time.monotonic()
         if row.pk not in held:
-            continue  # our lease ran out and another dispatcher took the row
-        outcomes[_deliver(connection, row, now or timezone.now())] += 1
+            outcome = "lost"  # our lease ran out and another dispatcher took the row
+        else:
+            outcome = _deliver(connection, row, now or timezone.now())
+            outcomes[outcome] += 1
+        if outcome in ("lost", "skipped") and getattr(row, "link_token", None):
+            unsent.append(row.link_token)
+    if unsent:
+        _persist(lambda: links.forget(unsent))
+
+
+def _issue_link_tokens(rows: list[Notification]) -> None:
+    """Give each mail of the batch its link token, in one write (confirmations make their own)."""
+    personal = [row for row in rows if row.kind != Kind.CONFIRMATION]
+    tokens = _persist(lambda: links.issue_many([row.subscriber for row in personal]))
+    for row, link_token in zip(personal, tokens, strict=True):
+        row.link_token = link_token
 
 
 def _persist(operation: Callable):

@@ -36,6 +36,21 @@ def token_for(subscriber: Subscriber, salt: str = MANAGE_SALT) -> str:
     return token
 
 
+def issue_many(subscribers: list[Subscriber], salt: str = MANAGE_SALT) -> list[str]:
+    """Issue one new token for each subscriber given, in one write; return them in order."""
+    tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in subscribers]
+    SubscriberLink.objects.bulk_create(
+        SubscriberLink(subscriber=subscriber, purpose=salt, token_hash=token_hash(token))
+        for subscriber, token in zip(subscribers, tokens, strict=True)
+    )
+    return tokens
+
+
+def forget(tokens: list[str]) -> None:
+    """Delete tokens that were issued but never sent."""
+    SubscriberLink.objects.filter(token_hash__in=[token_hash(token) for token in tokens]).delete()
+
+
 def subscriber_from(token: str, salt: str = MANAGE_SALT, max_age=None) -> Subscriber | None:
     """Return the subscriber a token was issued to, or None if it is unknown, revoked or expired.
 
@@ -65,9 +80,9 @@ def unsubscribe_url(subscriber: Subscriber) -> str:
     return settings.SITE_URL + reverse("timeline:unsubscribe", args=[token_for(subscriber)])
 
 
-def subscriber_urls(subscriber: Subscriber) -> dict[str, str]:
-    """Return the preferences and unsubscribe URLs of one mail, sharing one new token."""
-    token = token_for(subscriber)
+def subscriber_urls(subscriber: Subscriber, token: str | None = None) -> dict[str, str]:
+    """Return the preferences and unsubscribe URLs of one mail, sharing one token (new if none)."""
+    token = token or token_for(subscriber)
     manage, unsubscribe = _url_templates(settings.SITE_URL)
     return {
         "manage_url": manage.replace("TOKEN", token),

@@ -62,7 +62,8 @@ def build(notification: Notification) -> EmailMultiAlternatives:
         urls = {CONFIRM: links.confirm_url(subscriber)}
         subject = SUBJECTS[Kind.CONFIRMATION]
     else:
-        urls = links.subscriber_urls(subscriber)
+        # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
+        urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
         subject = SUBJECTS[notification.kind].format(
             title=event.title, when=times(event, subscriber.timezone)["reader"]
         )
