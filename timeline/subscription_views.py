@@ -1,6 +1,6 @@
 """Email subscriptions: sign up (double opt-in), confirm, change preferences, unsubscribe.
 
-Every page reached by a signed link answers the same neutral 404 for a forged, expired or
+Every page reached by a secret link answers the same neutral 404 for a forged, expired or
 revoked token, and the sign-up answers the same way whether or not the address is known.
 """
 
@@ -119,7 +119,7 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
     scheduling.request_confirmation(subscriber, now)
 
 
-# --- signed links ------------------------------------------------------------------------------
+# --- secret links ------------------------------------------------------------------------------
 @never_cache
 @require_GET
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
