@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from timeline.client_ip import parse_networks as _validate_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
 
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: nothing may read a forwarding header that none of our proxies wrote.
+    "timeline.client_ip.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,15 +112,18 @@ SECURE_REFERRER_POLICY = env("SECURE_REFERRER_POLICY", default="same-origin")
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# How many reverse proxies of ours stand in front of gunicorn (each appends to X-Forwarded-For).
-# The client is the address the outermost of them saw; 0 trusts no header and uses the peer.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if HTTPS else 0)
-# Behind a TLS-terminating proxy, its X-Forwarded-Proto says whether the visitor used https.
-# Only safe when the proxy sets this header itself: empty turns it off.
-_proxy_ssl_header = env(
-    "SECURE_PROXY_SSL_HEADER",
-    default="HTTP_X_FORWARDED_PROTO" if TRUSTED_PROXY_COUNT else "",
-)
+# The reverse proxies of ours in front of gunicorn (CIDRs; none by default). Only a request whose
+# peer is in one of them has its X-Forwarded-For and X-Forwarded-Proto believed; from anyone
+# else these headers are dropped (timeline.client_ip.ForwardedHeadersMiddleware).
+if "TRUSTED_PROXY_COUNT" in env.ENVIRON:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT is gone: it believed X-Forwarded-For from anyone. List your "
+        "proxies' addresses or networks in TRUSTED_PROXIES instead (e.g. 172.18.0.0/16)."
+    )
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+_validate_networks(TRUSTED_PROXIES)
+# The proxy's header saying whether the visitor used https; empty turns it off.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
 SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header, "https") if _proxy_ssl_header else None
 
 # Content-Security-Policy (django-csp): only our own files; no inline script or style anywhere
@@ -143,14 +150,19 @@ PERMISSIONS_POLICY = env(
     ),
 )
 
-# Admin login: django-axes locks a username from one client address after this many failures.
+# Admin login: django-axes locks a username from one client address after AXES_FAILURE_LIMIT
+# failures, and from every address after AXES_USERNAME_FAILURE_LIMIT (a guesser who rotates
+# addresses); see timeline.admin_site.AddressAndUsernameLockout.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=20)
+# The order matters to the handler: per address first, then per username alone.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+AXES_HANDLER = "timeline.admin_site.AddressAndUsernameLockout"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "timeline.admin_site.locked_out"
 AXES_CLIENT_IP_CALLABLE = "timeline.client_ip.client_ip"

@@ -30,9 +30,16 @@ class ActorFactory(factory.django.DjangoModelFactory):
 class TopicFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Topic
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Topic {n}")
     slug = factory.Sequence(lambda n: f"topic-{n}")
+
+    @factory.post_generation
+    def in_use(self, create: bool, extracted: bool, **kwargs) -> None:
+        """With in_use=True, a published event carries the topic, so readers can follow it."""
+        if create and extracted:
+            EventFactory().topics.add(self)
 
 
 class TrackFactory(factory.django.DjangoModelFactory):

@@ -71,7 +71,7 @@ def test_lockout_is_per_client_address(client, staff):
 
 
 def test_behind_the_proxy_the_forwarded_client_address_counts(client, staff, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
     attacker = {**proxy, "HTTP_X_FORWARDED_FOR": "203.0.113.66"}
     for attempt in range(5):

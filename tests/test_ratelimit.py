@@ -9,7 +9,7 @@ from timeline import ratelimit
 from timeline.models import Subscriber
 from timeline.notifications import links
 
-from .factories import TopicFactory
+from .factories import EventFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,9 @@ def limits(settings):
 
 @pytest.fixture
 def topic():
-    return TopicFactory(name="Energy")
+    topic = TopicFactory(name="Energy")
+    EventFactory().topics.add(topic)  # only topics of published events can be followed
+    return topic
 
 
 def signup(email: str, topic, address: str = "198.51.100.1"):
@@ -102,7 +104,7 @@ def test_preferences_are_limited_per_address_and_leaving_still_works(limits, top
 
 
 def test_limits_behind_the_proxy_follow_the_forwarded_address(limits, topic, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
 
     def via_proxy(email: str, forwarded: str):
         data = {"email": email, "lead_times": ["1440"], "timezone": "UTC", "topics": [topic.pk]}

@@ -22,7 +22,7 @@ SECURITY_VARIABLES = (
     "CSRF_COOKIE_SECURE",
     "SECURE_REFERRER_POLICY",
     "SECURE_PROXY_SSL_HEADER",
-    "TRUSTED_PROXY_COUNT",
+    "TRUSTED_PROXIES",
     "DATABASE_URL",
     "REDIS_URL",
 )
@@ -117,6 +117,7 @@ def test_development_needs_no_key_and_serves_plain_http():
 def https_client(settings):
     """A client of a server with production's redirect (the suite itself serves plain http)."""
     settings.SECURE_SSL_REDIRECT = True
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]  # the test client's address: our proxy here
     return Client()
 
 

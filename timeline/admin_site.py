@@ -6,9 +6,12 @@ alone; staff with one cannot get in without a current code.
 
 import math
 
+from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import AdminSite
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp import devices_for_user, user_has_device
@@ -54,6 +57,23 @@ class TimelineAdminSite(OTPAdminSite):
         )
 
 
+class AddressAndUsernameLockout(AxesDatabaseHandler):
+    """Lock a username from one address after AXES_FAILURE_LIMIT failures, and from every
+    address after AXES_USERNAME_FAILURE_LIMIT, so a guesser who rotates addresses is stopped
+    too, while one address's failures alone cannot lock the user out everywhere.
+    """
+
+    def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
+        """Count the failures that matter against the one limit django-axes compares with."""
+        from_this_address, from_anywhere = (
+            attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        )
+        if from_anywhere >= settings.AXES_USERNAME_FAILURE_LIMIT:
+            return max(from_this_address, get_failure_limit(request, credentials))
+        return from_this_address
+
+
 def locked_out(
     request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
 ) -> HttpResponse:
@@ -64,6 +84,7 @@ def locked_out(
         "title": "Login locked",
         "username": get_client_username(request, credentials) or "",
         "failure_limit": get_failure_limit(request, credentials),
+        "username_failure_limit": settings.AXES_USERNAME_FAILURE_LIMIT,
         "cooloff_minutes": math.ceil(cool_off.total_seconds() / 60) if cool_off else None,
     }
     return render(request, "admin/locked_out.html", context, status=429)

@@ -125,20 +125,12 @@ def private_selection(private: PrivateFeed) -> Q:
 
 def public_keys() -> list[str]:
     """Return the key of every public feed worth listing."""
-    used_countries = sorted(
-        {
-            code
-            for value in Event.objects.published().values_list("countries", flat=True)
-            for code in value.split(",")
-            if code
-        }
-    )
     return [
         "all",
-        *(f"topic:{slug}" for slug in Topic.objects.values_list("slug", flat=True)),
-        *(f"country:{code}" for code in used_countries),
-        *(f"track:{slug}" for slug in Track.objects.values_list("slug", flat=True)),
-        *(f"actor:{slug}" for slug in Actor.objects.values_list("slug", flat=True)),
+        *(f"topic:{slug}" for slug in Topic.objects.in_use().values_list("slug", flat=True)),
+        *(f"country:{code}" for code in sorted(Event.objects.published().country_codes())),
+        *(f"track:{slug}" for slug in Track.objects.in_use().values_list("slug", flat=True)),
+        *(f"actor:{slug}" for slug in Actor.objects.in_use().values_list("slug", flat=True)),
     ]
 
 

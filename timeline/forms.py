@@ -29,17 +29,9 @@ def _codes(value) -> list[str]:
     return [getattr(country, "code", str(country)) for country in value]
 
 
-def event_country_codes() -> set[str]:
-    """Return the codes of the countries published events are tagged with."""
-    codes: set[str] = set()
-    for value in Event.objects.published().order_by().values_list("countries", flat=True):
-        codes.update(_codes(value))
-    return codes
-
-
 def country_choices(extra=()) -> list[tuple[str, str]]:
     """Return (code, name) for the countries of published events (and *extra*), by name."""
-    codes = event_country_codes() | {code for code in extra if code}
+    codes = Event.objects.published().country_codes() | {code for code in extra if code}
     return sorted(((code, all_countries.name(code) or code) for code in codes), key=lambda c: c[1])
 
 
@@ -52,12 +44,12 @@ def checkboxes(queryset, label: str) -> forms.ModelMultipleChoiceField:
 class FollowForm(forms.Form):
     """What to follow, when to be reminded, and in which time zone times are shown."""
 
-    topics = checkboxes(Topic.objects.all(), "Topics")
+    topics = checkboxes(Topic.objects.in_use(), "Topics")
     countries = forms.MultipleChoiceField(
         choices=(), required=False, label="Countries", widget=forms.CheckboxSelectMultiple
     )
-    actors = checkboxes(Actor.objects.all(), "People and organisations")
-    tracks = checkboxes(Track.objects.all(), "Long-running projects")
+    actors = checkboxes(Actor.objects.in_use(), "People and organisations")
+    tracks = checkboxes(Track.objects.in_use(), "Long-running projects")
     lead_times = forms.TypedMultipleChoiceField(
         choices=LEAD_TIME_CHOICES,
         coerce=int,
@@ -145,6 +137,16 @@ class PreferencesForm(FollowForm):
         )
         event_ids = [follow.event_id for follow in follows if follow.event_id]
         self.fields["events"].queryset = Event.objects.filter(pk__in=event_ids)
+        # What they follow stays offered (and kept on save) even if no published event has it now.
+        for name, model, attribute in (
+            ("topics", Topic, "topic_id"),
+            ("actors", Actor, "actor_id"),
+            ("tracks", Track, "track_id"),
+        ):
+            followed = [getattr(f, attribute) for f in follows if getattr(f, attribute)]
+            self.fields[name].queryset = model.objects.in_use() | model.objects.filter(
+                pk__in=followed
+            )
         self.initial.update(
             {
                 "topics": [f.topic_id for f in follows if f.topic_id],

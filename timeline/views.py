@@ -30,7 +30,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     chosen = {name: request.GET.get(name, "") for name in FILTERS}
-    tracks = Track.objects.prefetch_related(
+    tracks = Track.objects.in_use().prefetch_related(
         Prefetch(
             "events",
             queryset=Event.objects.published().order_by("start_utc"),
@@ -48,12 +48,16 @@ def timeline(request: HttpRequest) -> HttpResponse:
         "filtered": any(chosen.values()),
         "show_tracks": not any(value for name, value in chosen.items() if name != "track"),
         "options": {
-            "topic": Topic.objects.values_list("slug", "name"),
-            "actor": Actor.objects.values_list("slug", "name"),
-            "track": Track.objects.values_list("slug", "name"),
+            "topic": Topic.objects.in_use().values_list("slug", "name"),
+            "actor": Actor.objects.in_use().values_list("slug", "name"),
+            "track": Track.objects.in_use().values_list("slug", "name"),
             "kind": Event.Kind.choices,
             "country": sorted(
-                {(code, countries.name(code)) for code in _used_countries()}, key=lambda c: c[1]
+                (
+                    (code, countries.name(code))
+                    for code in Event.objects.published().country_codes()
+                ),
+                key=lambda c: c[1],
             ),
         },
         "tracks": tracks,
@@ -67,11 +71,6 @@ def _month(event: Event) -> str:
             "Date to be announced" if event.status in Event.UPCOMING_STATUSES else "Month unknown"
         )
     return f"{event.start_date:%B}"
-
-
-def _used_countries() -> set[str]:
-    values = Event.objects.published().values_list("countries", flat=True).distinct()
-    return {code for value in values for code in value.split(",") if code}
 
 
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:

@@ -83,6 +83,15 @@ class Place(models.Model):
             raise ValidationError("Give both latitude and longitude, or neither.")
 
 
+class LabelQuerySet(models.QuerySet):
+    """Actors, topics and tracks: what readers may be shown of them."""
+
+    def in_use(self) -> "LabelQuerySet":
+        """Return those that a published event carries: drafts reveal nothing of theirs."""
+        carried = self.model.objects.filter(events__published=True).values("pk")
+        return self.filter(pk__in=carried)
+
+
 class Actor(models.Model):
     class Kind(models.TextChoices):
         PERSON = "person", "Person"
@@ -93,6 +102,8 @@ class Actor(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
     role = OneLineField(max_length=300, blank=True)
     country = CountryField(blank=True)
+
+    objects = LabelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -105,6 +116,8 @@ class Topic(models.Model):
     name = OneLineField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = LongTextField(blank=True)
+
+    objects = LabelQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -121,6 +134,8 @@ class Track(models.Model):
     description = LongTextField(blank=True)
     countries = CountryField(multiple=True, blank=True)
 
+    objects = LabelQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -132,6 +147,11 @@ class EventQuerySet(models.QuerySet):
     def published(self) -> "EventQuerySet":
         """Return the events readers may see."""
         return self.filter(published=True)
+
+    def country_codes(self) -> set[str]:
+        """Return the codes of the countries these events are tagged with."""
+        values = self.order_by().values_list("countries", flat=True).distinct()
+        return {code for value in values for code in value.split(",") if code}
 
 
 class Event(models.Model):
