@@ -4,11 +4,12 @@ import datetime as dt
 import gzip
 
 import pytest
+from celery.signals import before_task_publish
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from timeline import feeds, signals
+from timeline import feeds
 from timeline.models import Event, EventFragment, Feed, PrivateFeed
 
 from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
@@ -348,19 +349,28 @@ def test_spliced_republish_equals_a_fresh_render_and_its_gzip():
 
 
 def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        place = PlaceFactory(name="Astana")
-        topic = TopicFactory(name="Energy", slug="energy")
-        event = EventFactory(place=place)
-        event.topics.add(topic)
-        feeds.publish("all")
-        revision = Event.objects.get(pk=event.pk).revision
-        place.name = "Nur-Sultan"
-        place.save()
-        topic.name = "Power"
-        topic.save()
-    sends = [c for c in callbacks if getattr(c, "func", None) is signals._send]
-    assert len(sends) == 1  # one task for the whole transaction, however many changes
+    sent = []
+
+    def count(sender, headers=None, **kwargs) -> None:
+        sent.append(headers["task"])
+
+    before_task_publish.connect(count)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            place = PlaceFactory(name="Astana")
+            topic = TopicFactory(name="Energy", slug="energy")
+            event = EventFactory(place=place)
+            event.topics.add(topic)
+            feeds.publish("all")
+            revision = Event.objects.get(pk=event.pk).revision
+            place.name = "Nur-Sultan"
+            place.save()
+            topic.name = "Power"
+            topic.save()
+    finally:
+        before_task_publish.disconnect(count)
+    # One task reaches the broker for the whole transaction, however many changes.
+    assert sent == ["timeline.tasks.publish_changes"]
     assert Event.objects.get(pk=event.pk).revision > revision
     feeds.publish_changes([event.pk])
     body = Feed.objects.get(key="all").read().decode()

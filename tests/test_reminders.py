@@ -12,6 +12,7 @@ from timeline import feeds
 from timeline.models import Event, Notification, Subscriber, SubscriberLink
 from timeline.notifications import dispatch, links, scheduling
 
+from .factories import SourceFactory
 from .notify_helpers import follower, topic, upcoming_event
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +32,9 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp):
     energy = topic()
     reader = follower("reader@example.com", energy, lead_times=(1440, 60), zone="Europe/Berlin")
     event = upcoming_event(energy, starts_in=dt.timedelta(days=2), title="Talks in Astana")
+    source = SourceFactory(
+        event=event, url="https://astanatimes.com/2025/11/talks/", publisher="The Astana Times"
+    )
     scheduling.sync_event(event.pk)
     scheduling.sync_event(event.pk)  # idempotent
     day_before, hour_before = reminders(event)
@@ -61,7 +65,8 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp):
     assert f"{local:%H:%M} (Asia/Almaty)" in text
     assert f"{reader_time:%H:%M} (Europe/Berlin)" in text
     assert "Talks in Astana" in html and "/subscriptions/" in html
-    assert "https://astanatimes.com/" not in text or "Sources:" in text
+    assert "Sources:" in text and source.url in text and "The Astana Times" in text
+    assert f'<a href="{source.url}">' in html
 
     attachments = [part for part in message.iter_attachments()]
     assert [a.get_content_type() for a in attachments] == ["text/calendar"]

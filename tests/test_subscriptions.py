@@ -147,8 +147,16 @@ def test_double_opt_in(client, smtp, django_capture_on_commit_callbacks):
     assert subscriber.confirmed_at is None and not subscriber.active
     assert [follow.topic for follow in subscriber.follows.all()] == [topic]
     assert subscriber.lead_times == [60]
-    # Even with a due reminder row for them, made as scheduling makes them …
-    scheduling._create_reminders(soon, {(subscriber.pk, 60)}, timezone.now())
+    # Even with a due reminder row for them in the outbox …
+    Notification.objects.create(
+        subscriber=subscriber,
+        event=soon,
+        kind=Notification.Kind.REMINDER,
+        key=scheduling.reminder_key(60, soon.start_utc),
+        lead_minutes=60,
+        due_at=soon.start_utc - dt.timedelta(minutes=60),
+        payload={"start_utc": soon.start_utc.isoformat()},
+    )
     reminder = reminders(subscriber).get()
     assert reminder.due_at <= timezone.now()
 
