@@ -34,4 +34,5 @@ USER app
 
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Bind address, workers and logs (access log to stdout, secret tokens redacted) are in the file.
+CMD ["gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi:application"]

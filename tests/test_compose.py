@@ -10,6 +10,7 @@ import fnmatch
 import importlib
 import json
 import re
+import runpy
 import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +27,8 @@ from django.core.management import CommandError, get_commands, load_command_clas
 from django.core.management.commands.loaddata import Command as LoaddataCommand
 from django.urls import Resolver404, resolve
 from gunicorn.config import Config as GunicornConfig
+
+from timeline.log_redaction import RedactingGunicornLogger
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -135,11 +138,22 @@ def command_of(service_name: str, service: dict) -> str | list:
 
 
 def check_gunicorn(args: list[str]) -> dict:
-    """Parse gunicorn's arguments as gunicorn does and import the WSGI app they name."""
+    """Read gunicorn's arguments and config file as gunicorn does; import the WSGI app named."""
+    config = GunicornConfig()
     try:
-        options = GunicornConfig().parser().parse_args(args)
+        options = config.parser().parse_args(args)
     except SystemExit:
         pytest.fail(f"gunicorn rejects its arguments: {args}")
+    if options.config:
+        path = ROOT / options.config  # relative to the image's WORKDIR, which holds this tree
+        assert path.is_file(), f"gunicorn -c {options.config}: no such file"
+        for name, value in runpy.run_path(str(path)).items():
+            if name in config.settings:
+                config.set(name, value)
+    # Command-line options win over the file's, as in gunicorn.
+    for name, value in vars(options).items():
+        if value is not None and name != "args":
+            config.set(name, value)
     assert len(options.args) == 1, f"gunicorn wants one WSGI app, got {options.args}"
     match = WSGI_SPEC.match(options.args[0])
     assert match, f"not a module:attribute WSGI spec: {options.args[0]!r}"
@@ -147,7 +161,13 @@ def check_gunicorn(args: list[str]) -> dict:
     application = getattr(module, match["attr"], None)
     assert application is not None, f"{match['module']} has no attribute {match['attr']!r}"
     assert callable(application), f"{options.args[0]} is not callable"
-    return {"program": "gunicorn", "bind": options.bind or []}
+    return {
+        "program": "gunicorn",
+        "bind": config.bind,
+        "config_file": options.config,
+        "logger_class": config.logger_class,
+        "accesslog": config.accesslog,
+    }
 
 
 def check_celery(args: list[str]) -> dict:
@@ -268,13 +288,65 @@ def test_urls_point_at_services(services, name, var, default_port):
     assert (url.port or default_port) == default_port
 
 
+def is_dev(service: dict) -> bool:
+    return "dev" in (service.get("profiles") or [])
+
+
+def is_mail_catcher(service: dict) -> bool:
+    return any(image in str(service.get("image", "")) for image in MAIL_CATCHER_IMAGES)
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
-def test_mail_goes_to_the_mail_catcher(services, name):
-    url = urlsplit(environment_of(services[name])["EMAIL_URL"] or "")
-    assert url.scheme.startswith("smtp"), f"{name}: EMAIL_URL is not SMTP"
+def test_mail_goes_where_the_operator_says(services, name):
+    # No default: production must never send (or think it sends) to a catcher nobody reads.
+    email_url = environment_of(services[name])["EMAIL_URL"] or ""
+    required = re.fullmatch(r"\$\{EMAIL_URL:\?(?P<hint>[^}]*)\}", email_url)
+    assert required, f"{name}: EMAIL_URL is {email_url!r}, not a required ${{EMAIL_URL:?...}}"
+    # The hint names the development catcher, reachable once `--profile dev` starts it.
+    hint = re.search(r"smtp://\S+", required["hint"])
+    assert hint, f"{name}: the EMAIL_URL message suggests no SMTP URL for development"
+    url = urlsplit(hint[0].rstrip(")"))
     catcher = services.get(url.hostname or "")
-    assert catcher, f"{name}: EMAIL_URL points at {url.hostname!r}, not a service"
-    assert any(image in str(catcher.get("image", "")) for image in MAIL_CATCHER_IMAGES)
+    assert catcher, f"{name}: the suggested EMAIL_URL points at {url.hostname!r}, not a service"
+    assert is_mail_catcher(catcher) and is_dev(catcher), f"{url.hostname} is no dev mail catcher"
+
+
+def test_mail_catchers_only_in_the_dev_profile(services):
+    catchers = {name: service for name, service in services.items() if is_mail_catcher(service)}
+    assert catchers, "no mail catcher for development"
+    for name, service in catchers.items():
+        assert service.get("profiles") == ["dev"], f"{name} runs outside the dev profile"
+
+
+def test_production_services_need_no_dev_service(services):
+    dev = {name for name, service in services.items() if is_dev(service)}
+    for name, service in services.items():
+        if is_dev(service):
+            continue
+        assert not service.get("profiles"), f"{name} is in profiles {service['profiles']}"
+        needs = set(service.get("depends_on") or ()) | set(service.get("links") or ())
+        assert not needs & dev, f"{name} depends on dev-only {needs & dev}"
+
+
+def published_host_ips(service: dict) -> list[str]:
+    """Return the host address of each published port ("" where it is every interface)."""
+    addresses = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            addresses.append(str(port.get("host_ip", "")))
+            continue
+        # [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]; a bare number is every interface.
+        parts = str(port).rsplit(":", 2)
+        addresses.append(parts[0].strip("[]") if len(parts) == 3 else "")
+    return addresses
+
+
+def test_published_ports_are_reachable_from_this_host_only(services):
+    # A proxy in front serves the world; nothing else listens beyond the host.
+    for name, service in services.items():
+        for address in published_host_ips(service):
+            assert address == "127.0.0.1", f"{name} publishes on {address or 'every interface'}"
+    assert published_host_ips(services["web"]) == ["127.0.0.1"]
 
 
 def test_dependencies_can_be_met(services):
@@ -303,6 +375,15 @@ def test_one_beat_only(services):
 def test_web_runs_the_wsgi_app(services):
     results = check_command(command_of("web", services["web"]))
     assert [r["program"] for r in results] == ["gunicorn"]
+
+
+@pytest.mark.parametrize("where", ["web service", "Dockerfile CMD"])
+def test_gunicorn_runs_with_the_redacting_config_file(services, where):
+    command = command_of("web", services["web"]) if where == "web service" else dockerfile_cmd()
+    (gunicorn,) = check_command(command)
+    assert gunicorn["config_file"] == "config/gunicorn.conf.py", f"{where}: {command}"
+    assert issubclass(gunicorn["logger_class"], RedactingGunicornLogger), where
+    assert gunicorn["accesslog"] == "-", f"{where}: the access log is not on stdout"
 
 
 @pytest.mark.parametrize(("name", "subcommand"), [("worker", "worker"), ("beat", "beat")])

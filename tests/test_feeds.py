@@ -375,3 +375,31 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
     feeds.publish_changes([event.pk])
     body = Feed.objects.get(key="all").read().decode()
     assert "LOCATION:Nur-Sultan" in body and "CATEGORIES:Meeting,Power" in body
+
+
+def test_public_feeds_may_be_cached_by_anyone_private_ones_only_by_their_reader(client):
+    topic = TopicFactory(slug="energy")
+    EventFactory().topics.add(topic)
+    private = PrivateFeed(name="Embassy desk")
+    token = private.issue_token()
+    private.save()
+    private.topics.add(topic)
+    for url, cache_control in (
+        ("/feeds/all.ics", "public, max-age=3600"),
+        ("/feeds/topics/energy.ics", "public, max-age=3600"),
+        (f"/feeds/private/{token}.ics", "private, no-cache"),
+    ):
+        first = fetch(client, url)
+        assert first["Cache-Control"] == cache_control, url
+        not_modified = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+        assert not_modified.status_code == 304, url
+        assert not_modified["Cache-Control"] == cache_control, url
+        assert client.head(url)["Cache-Control"] == cache_control, url
+
+    # Revalidation is what makes a revoked feed stop at once for a cache that kept a copy.
+    private.is_active = False
+    private.save()
+    assert (
+        client.get(f"/feeds/private/{token}.ics", HTTP_IF_NONE_MATCH=first["ETag"]).status_code
+        == 404
+    )

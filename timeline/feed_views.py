@@ -30,17 +30,21 @@ def calendar_response(
     last_modified,
     filename: str,
     load: Callable[[bool], bytes],
+    cache_control: str | None = None,
 ) -> HttpResponse:
     """Answer with a calendar, or 304 if the client's copy is current.
 
-    *load(gzip: bool) -> bytes* fetches the body only when it is needed.
+    *load(gzip: bool) -> bytes* fetches the body only when it is needed; *cache_control*
+    defaults to public caching for the refresh interval.
     """
     gzipped = _accepts_gzip(request)
     tag = etag[:-1] + '-gzip"' if gzipped else etag
     response = HttpResponse(content_type="text/calendar; charset=utf-8")
     response["ETag"] = tag
     response["Last-Modified"] = http_date(last_modified.timestamp())
-    response["Cache-Control"] = f"public, max-age={settings.FEED_REFRESH_MINUTES * 60}"
+    response["Cache-Control"] = (
+        cache_control or f"public, max-age={settings.FEED_REFRESH_MINUTES * 60}"
+    )
     response["Vary"] = "Accept-Encoding"
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     conditional = get_conditional_response(
@@ -59,7 +63,15 @@ def calendar_response(
     return response
 
 
-def _serve_feed(request: HttpRequest, key: str, filename: str) -> HttpResponse:
+# A private feed is one reader's: no shared cache may keep it, and the reader's own cache asks
+# again on every use (a cheap 304 while unchanged), so a revoked or rotated token stops working
+# at the next poll instead of up to a refresh interval later.
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+
+
+def _serve_feed(
+    request: HttpRequest, key: str, filename: str, cache_control: str | None = None
+) -> HttpResponse:
     try:
         feed = feeds.published(key)
     except feeds.FeedNotFound:
@@ -73,7 +85,12 @@ def _serve_feed(request: HttpRequest, key: str, filename: str) -> HttpResponse:
             return Feed.objects.get(pk=feed.pk).read(gzipped)
 
     return calendar_response(
-        request, etag=feed.etag, last_modified=feed.last_modified, filename=filename, load=load
+        request,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        filename=filename,
+        load=load,
+        cache_control=cache_control,
     )
 
 
@@ -109,7 +126,7 @@ def private_feed(request: HttpRequest, token: str) -> HttpResponse:
     ).first()
     if private is None:
         raise Http404("No such feed.")
-    return _serve_feed(request, private.key, "timeline.ics")
+    return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
 
 
 @require_safe

@@ -1,0 +1,12 @@
+"""gunicorn's settings for the image (Dockerfile CMD, docker-compose.yml): `gunicorn -c` this file.
+
+Options given on the command line override these (the tests bind to a free local port).
+"""
+
+bind = ["0.0.0.0:8000"]
+workers = 3
+# Access log to stdout, error log to stderr, as the container's log collector expects.
+accesslog = "-"
+errorlog = "-"
+# Both logs with secret link tokens redacted (timeline/log_redaction.py).
+logger_class = "timeline.log_redaction.RedactingGunicornLogger"
