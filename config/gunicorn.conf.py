@@ -10,3 +10,7 @@ accesslog = "-"
 errorlog = "-"
 # Both logs with secret link tokens redacted (timeline/log_redaction.py).
 logger_class = "timeline.log_redaction.RedactingGunicornLogger"
+# Whose X-Forwarded-Proto and X-Forwarded-For are believed is decided once, by Django
+# (TRUSTED_PROXIES, timeline/client_ip.py): gunicorn itself takes the scheme from no header.
+secure_scheme_headers: dict[str, str] = {}
+forwarded_allow_ips = ""
