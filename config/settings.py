@@ -181,6 +181,8 @@ RATE_LIMITS = {
     # working after preference changes: limits of their own, generous ones.
     "unsubscribe-client": env("RATE_LIMIT_UNSUBSCRIBE_CLIENT", default="300/h"),
     "unsubscribe-address": env("RATE_LIMIT_UNSUBSCRIBE_ADDRESS", default="30/h"),
+    # Presses of "Confirm" on confirmation pages from one client address.
+    "confirm-client": env("RATE_LIMIT_CONFIRM_CLIENT", default="30/h"),
 }
 RATE_LIMIT_KEY_PREFIX = env("RATE_LIMIT_KEY_PREFIX", default="ratelimit")
 
@@ -319,6 +321,12 @@ SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=8)
 # Confirmation links expire after this many hours.
 CONFIRMATION_MAX_AGE_HOURS = env.int("CONFIRMATION_MAX_AGE_HOURS", default=72)
+# Expired confirmation links are deleted hourly (see links.prune).
+CELERY_BEAT_SCHEDULE["prune-links"] = {
+    "task": "timeline.tasks.prune_links",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
 # A claimed row stays with its dispatcher this long unless renewed (or the claimer's database
 # session is gone); longer than two SMTP timeouts, so a slow send never loses its lease.
 DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=30.0)

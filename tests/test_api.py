@@ -3,8 +3,10 @@
 import datetime as dt
 import json
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
+import feedparser
 import jsonschema
 import pytest
 from django.core.management import call_command
@@ -113,3 +115,43 @@ def test_changes_atom_feed_lists_recent_changes_first(client):
         f"urn:uuid:{newer.uid}",
         f"urn:uuid:{older.uid}",
     ]
+
+
+class _Rendered(HTMLParser):
+    """What a feed reader shows of an HTML fragment: its elements and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        self.elements.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def shown(detail) -> tuple[list[str], str]:
+    """Return the elements a reader would render from an entry field, and the text it shows."""
+    if detail.type == "text/plain":
+        return [], detail.value
+    assert detail.type in {"text/html", "application/xhtml+xml"}, detail.type
+    rendered = _Rendered()
+    rendered.feed(detail.value)
+    rendered.close()
+    return rendered.elements, rendered.text
+
+
+def test_changes_feed_shows_markup_typed_by_an_editor_as_text(client):
+    title = "Visit <script>alert(1)</script> & talks"
+    summary = "Talks <img src=x onerror=alert(1)> then <script>alert(2)</script> & 1 < 2"
+    event = EventFactory(title=title, summary=summary)
+
+    response = client.get("/feeds/changes.atom")
+
+    # As a reader decodes it, without feedparser's own clean-up of HTML (many readers have none).
+    feed = feedparser.parse(response.content, sanitize_html=False)
+    [entry] = feed.entries
+    assert shown(entry.summary_detail) == ([], summary)
+    assert shown(entry.title_detail) == ([], f"{title} ({event.when})")

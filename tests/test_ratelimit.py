@@ -25,6 +25,7 @@ def limits(settings):
         "form-address": "2/h",
         "unsubscribe-client": "50/h",
         "unsubscribe-address": "50/h",
+        "confirm-client": "2/h",
     }
     return settings.RATE_LIMITS
 
@@ -101,6 +102,28 @@ def test_preferences_are_limited_per_address_and_leaving_still_works(limits, top
     assert Client(REMOTE_ADDR="192.0.2.9").post(unsubscribe).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.unsubscribed_at is not None
+
+
+def test_confirming_is_limited_per_client_and_reading_the_page_is_not(limits):
+    readers = [Subscriber.objects.create(email=f"reader{n}@example.com") for n in range(4)]
+    confirm = [
+        reverse("timeline:confirm", args=[links.token_for(reader, links.CONFIRM_SALT)])
+        for reader in readers
+    ]
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    for url in confirm[:2]:
+        assert client.post(url).status_code == 200
+
+    assert_limited(client.post(confirm[2]))
+    assert client.get(confirm[2]).status_code == 200
+    # Another client confirms as usual; the limited one's reader stays unconfirmed.
+    assert Client(REMOTE_ADDR="198.51.100.8").post(confirm[3]).status_code == 200
+    confirmed = Subscriber.objects.filter(confirmed_at__isnull=False)
+    assert sorted(confirmed.values_list("email", flat=True)) == [
+        "reader0@example.com",
+        "reader1@example.com",
+        "reader3@example.com",
+    ]
 
 
 def test_limits_behind_the_proxy_follow_the_forwarded_address(limits, topic, settings):

@@ -173,7 +173,7 @@ def test_double_opt_in(client, smtp, django_capture_on_commit_callbacks):
     assert reminder.last_error == "Subscriber is not active."
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.get(link_in(message, "confirm"))
+        response = client.post(link_in(message, "confirm"))
 
     assert response.status_code == 200
     page = html(response)
@@ -187,8 +187,90 @@ def test_double_opt_in(client, smtp, django_capture_on_commit_callbacks):
     # Following the link again changes nothing.
     confirmed_at = subscriber.confirmed_at
     assert client.get(link_in(message, "confirm")).status_code == 200
+    assert client.post(link_in(message, "confirm")).status_code == 302  # to the preferences
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at == confirmed_at
+
+
+def confirmation_link(client, smtp, email: str, **fields) -> str:
+    """Sign *email* up, deliver the outbox, and return the path of the link mailed to it."""
+    assert signup(client, email, **fields).status_code == 302
+    dispatch.dispatch_due()
+    return link_in(smtp.to(email)[-1], "confirm")
+
+
+def test_opening_the_confirmation_link_changes_nothing(
+    client, smtp, django_capture_on_commit_callbacks
+):
+    # Mail scanners open every link they see; only the reader's button press may confirm.
+    topic = TopicFactory(name="Energy")
+    upcoming(3 * 24 * 60).topics.add(topic)
+    scheduling.sync_changed_events()
+    link = confirmation_link(client, smtp, "new@example.com", topics=[topic.pk], lead_times=["60"])
+    outbox = list(Notification.objects.values_list("pk", "state", "due_at"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        responses = [client.get(link), client.get(link), client.head(link)]
+    dispatch.dispatch_due()
+
+    subscriber = Subscriber.objects.get(email="new@example.com")
+    assert subscriber.confirmed_at is None and not subscriber.active
+    assert list(Notification.objects.values_list("pk", "state", "due_at")) == outbox
+    assert len(smtp.messages) == 1
+    assert [response.status_code for response in responses] == [200, 200, 200]
+    page = html(responses[0])
+    assert "<h1>Confirm your subscription</h1>" in page
+    assert "<strong>new@example.com</strong>" in page and "Energy" in page
+    assert "1 hour before" in page
+    assert re.search(
+        r'<form method="post">\s*<input type="hidden" name="csrfmiddlewaretoken"', page
+    )
+    assert '<button type="submit">Confirm</button>' in page
+    # The link still works: pressing the button confirms.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(link)
+    assert "Your subscription is confirmed" in html(response)
+    subscriber.refresh_from_db()
+    assert subscriber.active
+
+
+def test_confirming_takes_the_pages_csrf_token(client, smtp):
+    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory().pk])
+    browser = Client(enforce_csrf_checks=True)
+    page = html(browser.get(link))
+    [csrf] = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+
+    # A post from elsewhere (no token, or the cookie without the form's token) is refused.
+    assert Client(enforce_csrf_checks=True).post(link).status_code == 403
+    assert browser.post(link).status_code == 403
+    subscriber = Subscriber.objects.get(email="new@example.com")
+    subscriber.refresh_from_db()
+    assert subscriber.confirmed_at is None
+
+    response = browser.post(link, {"csrfmiddlewaretoken": csrf})
+
+    assert response.status_code == 200
+    assert "Your subscription is confirmed" in html(response)
+    subscriber.refresh_from_db()
+    assert subscriber.active
+
+
+def test_a_confirmed_reader_opening_the_link_again_is_told_so(client, smtp):
+    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory().pk])
+    client.post(link)
+    confirmed_at = Subscriber.objects.get().confirmed_at
+    links_before = SubscriberLink.objects.count()
+
+    page = html(client.get(link))
+
+    assert "<strong>new@example.com</strong> is confirmed" in page
+    assert '<button type="submit">Confirm</button>' not in page
+    assert SubscriberLink.objects.count() == links_before  # reading the page issues no link
+    # The button there leads to the preferences, changing nothing.
+    response = client.post(link)
+    assert response.status_code == 302 and response.url.startswith("/subscriptions/")
+    assert "Your subscription" in html(client.get(response.url))
+    assert Subscriber.objects.get().confirmed_at == confirmed_at
 
 
 def test_signing_up_twice_sends_one_confirmation(client, smtp):
@@ -218,7 +300,7 @@ def test_confirmation_link_expires(client, settings):
     subscriber = Subscriber.objects.create(email="late@example.com")
     fresh, stale = aged_tokens(subscriber, 71.9, 72.1)
 
-    response = client.get(reverse("timeline:confirm", args=[stale]))
+    response = client.post(reverse("timeline:confirm", args=[stale]))
 
     assert response.status_code == 404
     assert INVALID in html(response)
@@ -226,7 +308,7 @@ def test_confirmation_link_expires(client, settings):
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is None
 
-    assert client.get(reverse("timeline:confirm", args=[fresh])).status_code == 200
+    assert client.post(reverse("timeline:confirm", args=[fresh])).status_code == 200
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is not None
 
@@ -330,7 +412,7 @@ def test_someone_who_left_can_sign_up_again(client, smtp, django_capture_on_comm
     # A new confirmation link, so links mailed before are revoked.
     assert client.get(reverse("timeline:subscription", args=[old_links])).status_code == 404
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.get(link_in(message, "confirm")).status_code == 200
+        assert client.post(link_in(message, "confirm")).status_code == 200
     gone.refresh_from_db()
     assert gone.active
     assert [follow.topic for follow in gone.follows.all()] == [topic]
@@ -510,6 +592,7 @@ def bad_tokens(subscriber: Subscriber, salt: str) -> dict[str, str]:
     ("name", "salt", "method"),
     [
         ("confirm", links.CONFIRM_SALT, "get"),
+        ("confirm", links.CONFIRM_SALT, "post"),
         ("subscription", links.MANAGE_SALT, "get"),
         ("subscription", links.MANAGE_SALT, "post"),
         ("unsubscribe", links.MANAGE_SALT, "get"),

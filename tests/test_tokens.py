@@ -4,6 +4,7 @@ Private calendar feeds and subscribers' links carry random tokens of 256 bits; o
 is stored, so neither a copy of the database nor SECRET_KEY makes a working link.
 """
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -12,6 +13,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from timeline import tasks
 from timeline.models import PrivateFeed, Subscriber, SubscriberLink, Subscription
 from timeline.notifications import links
 
@@ -81,7 +83,8 @@ def test_feed_tokens_are_random_and_only_their_hash_is_stored():
 
 # --- subscribers' links ------------------------------------------------------------------------
 def subscriber(email: str = "reader@example.com", **fields) -> Subscriber:
-    reader = Subscriber.objects.create(email=email, confirmed_at=timezone.now(), **fields)
+    fields = {"confirmed_at": timezone.now(), **fields}
+    reader = Subscriber.objects.create(email=email, **fields)
     Subscription.objects.create(subscriber=reader, topic=TopicFactory())
     return reader
 
@@ -115,6 +118,7 @@ def wrong_tokens(reader: Subscriber, salt: str) -> dict[str, str]:
     ("name", "salt", "method"),
     [
         ("confirm", links.CONFIRM_SALT, "get"),
+        ("confirm", links.CONFIRM_SALT, "post"),
         ("subscription", links.MANAGE_SALT, "get"),
         ("subscription", links.MANAGE_SALT, "post"),
         ("unsubscribe", links.MANAGE_SALT, "get"),
@@ -122,7 +126,7 @@ def wrong_tokens(reader: Subscriber, salt: str) -> dict[str, str]:
     ],
 )
 def test_every_wrong_link_gets_the_same_page(client, name, salt, method):
-    reader = subscriber()
+    reader = subscriber(confirmed_at=None) if name == "confirm" else subscriber()
     urls = [reverse(f"timeline:{name}", args=[t]) for t in wrong_tokens(reader, salt).values()]
 
     [(status, body)] = answers(client, urls, method)
@@ -130,6 +134,7 @@ def test_every_wrong_link_gets_the_same_page(client, name, salt, method):
     assert status == 404 and b"This link is invalid or has expired" in body
     reader.refresh_from_db()
     assert reader.unsubscribed_at is None
+    assert (reader.confirmed_at is None) == (name == "confirm")
     good = reverse(f"timeline:{name}", args=[links.token_for(reader, salt)])
     assert client.get(good).status_code == 200
 
@@ -143,13 +148,44 @@ def test_an_expired_confirmation_link_gets_the_same_page(client, settings):
     assert links.subscriber_from(token, links.CONFIRM_SALT, max_age=60) == reader
 
     settings.CONFIRMATION_MAX_AGE_HOURS = -1
-    stale = client.get(reverse("timeline:confirm", args=[token]))
-    assert (stale.status_code, stale.content) == (404, client.get(garbage).content)
+    for method in ("get", "post"):
+        send = getattr(client, method)
+        stale = send(reverse("timeline:confirm", args=[token]))
+        assert (stale.status_code, stale.content) == (404, send(garbage).content)
     reader.refresh_from_db()
     assert reader.confirmed_at is None
 
     settings.CONFIRMATION_MAX_AGE_HOURS = 72
-    assert client.get(reverse("timeline:confirm", args=[token])).status_code == 200
+    assert client.post(reverse("timeline:confirm", args=[token])).status_code == 200
+    reader.refresh_from_db()
+    assert reader.confirmed_at is not None
+
+
+def test_links_that_can_no_longer_open_anything_are_pruned(settings):
+    settings.CONFIRMATION_MAX_AGE_HOURS = 72
+    reader = Subscriber.objects.create(email="new@example.com")
+
+    def issued(salt: str, hours_ago: float) -> str:
+        token = links.token_for(reader, salt)
+        SubscriberLink.objects.filter(token_hash=links.token_hash(token)).update(
+            created_at=timezone.now() - dt.timedelta(hours=hours_ago)
+        )
+        return token
+
+    expired = [issued(links.CONFIRM_SALT, hours) for hours in (72.5, 24 * 400)]
+    fresh = [issued(links.CONFIRM_SALT, hours) for hours in (71.5, 0)]
+    # Preferences and unsubscribe links do not expire: an old mail's unsubscribe link works.
+    old_manage = issued(links.MANAGE_SALT, 24 * 365 * 3)
+
+    assert links.prune() == len(expired)
+
+    kept = set(SubscriberLink.objects.values_list("token_hash", flat=True))
+    assert kept == {links.token_hash(token) for token in (*fresh, old_manage)}
+    for token in fresh:
+        assert links.subscriber_from(token, links.CONFIRM_SALT, max_age=72 * 3600) == reader
+    assert links.subscriber_from(old_manage) == reader
+    # Beat runs it.
+    assert settings.CELERY_BEAT_SCHEDULE["prune-links"]["task"] == tasks.prune_links.name
 
 
 def test_link_tokens_are_random_and_only_their_hash_is_stored():

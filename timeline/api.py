@@ -146,10 +146,20 @@ def event_item(request: HttpRequest, uid: str) -> JsonResponse:
     return json_response(event_json(event))
 
 
+class TextSummaryAtomFeed(Atom1Feed):
+    """Atom feed whose entry summaries are plain text, as the record's summaries are."""
+
+    def add_item_elements(self, handler, item) -> None:
+        # Django sends summaries as type="html": a reader would render markup an editor typed.
+        super().add_item_elements(handler, {**item, "description": None})
+        if item["description"] is not None:
+            handler.addQuickElement("summary", item["description"], {"type": "text"})
+
+
 class ChangesFeed(SyndicationFeed):
     """Atom feed of the most recently added or changed published events."""
 
-    feed_type = Atom1Feed
+    feed_type = TextSummaryAtomFeed
     title = "Kazakhstan–Russia timeline: recent changes"
     subtitle = "Events added or changed, newest first."
 

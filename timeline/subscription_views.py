@@ -17,9 +17,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 
 from . import ratelimit
+from .client_ip import client_ip
 from .forms import PreferencesForm, SubscribeForm, apply_follows
 from .models import Event, Notification, Subscriber
 from .notifications import links, scheduling
@@ -121,21 +122,35 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
 
 # --- secret links ------------------------------------------------------------------------------
 @never_cache
-@require_GET
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
-    """Confirm the address a confirmation link was sent to, and start its reminders."""
+    """Show what a confirmation link confirms (GET); confirm it and start reminders (POST).
+
+    Mail scanners open every link in a mail, so opening this one must change nothing.
+    """
+    # Counted before the token is looked at: every post does the same work, right token or not.
+    if request.method == "POST" and (wait := ratelimit.hit("confirm-client", client_ip(request))):
+        return ratelimit.too_many(request, wait)
     max_age = settings.CONFIRMATION_MAX_AGE_HOURS * 3600
     subscriber = links.subscriber_from(token, links.CONFIRM_SALT, max_age=max_age)
     if subscriber is None:
         return _invalid_link(request)
+    if request.method != "POST":
+        follows = subscriber.follows.select_related("topic", "actor", "track", "event")
+        return render(
+            request,
+            "timeline/subscription_confirm.html",
+            {"subscriber": subscriber, "follows": follows},
+        )
     with transaction.atomic():
         subscriber = _locked(subscriber)
         if subscriber is None:
             return _invalid_link(request)
-        if not subscriber.confirmed_at or subscriber.unsubscribed_at:
-            subscriber.confirmed_at = subscriber.confirmed_at or timezone.now()
-            subscriber.unsubscribed_at = None
-            subscriber.save(update_fields=["confirmed_at", "unsubscribed_at"])
+        if subscriber.confirmed_at and not subscriber.unsubscribed_at:
+            return redirect(_manage_path(subscriber))
+        subscriber.confirmed_at = subscriber.confirmed_at or timezone.now()
+        subscriber.unsubscribed_at = None
+        subscriber.save(update_fields=["confirmed_at", "unsubscribed_at"])
         _sync_after_commit(subscriber)
     return render(
         request,

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from . import feeds, heartbeat
-from .notifications import dispatch, scheduling
+from .notifications import dispatch, links, scheduling
 
 
 @shared_task
@@ -37,3 +37,9 @@ def dispatch_notifications() -> None:
     """Send the due notifications (beat runs this every few seconds)."""
     heartbeat.record("dispatcher")
     dispatch.dispatch_due()
+
+
+@shared_task
+def prune_links() -> None:
+    """Delete subscriber links that can no longer open anything (beat runs this hourly)."""
+    links.prune()

@@ -67,6 +67,15 @@ class Subscriber(models.Model):
         """Tell whether anything but a confirmation may be sent."""
         return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
 
+    @property
+    def lead_time_labels(self) -> list[str]:
+        """Say when reminders come, in words, earliest first ("1 day before", "At the start")."""
+        labels = dict(LEAD_TIME_CHOICES)
+        return [
+            labels.get(minutes, f"{minutes} minutes before")
+            for minutes in sorted(self.lead_times, reverse=True)
+        ]
+
 
 class SubscriberLink(models.Model):
     """One link given to a subscriber (in a mail or on a page), kept only as its token's hash."""
@@ -142,8 +151,12 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        followed = self.topic or self.actor or self.track or self.event or self.country.name
-        return f"{self.subscriber} follows {followed}"
+        return f"{self.subscriber} follows {self.followed}"
+
+    @property
+    def followed(self) -> Topic | Actor | Track | Event | str:
+        """Return the one thing followed (a country by its name)."""
+        return self.topic or self.actor or self.track or self.event or self.country.name
 
 
 class AnnouncedSchedule(models.Model):

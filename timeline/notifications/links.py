@@ -2,7 +2,8 @@
 
 Each link carries its own random token (256 bits); the database keeps only the token's SHA-256
 (SubscriberLink), so neither a copy of the database nor a leaked SECRET_KEY gives anyone a
-working link. Revoking deletes them; a confirmation link expires after CONFIRMATION_MAX_AGE_HOURS.
+working link. Revoking deletes them; a confirmation link expires after CONFIRMATION_MAX_AGE_HOURS
+and is then pruned. Preference and unsubscribe links do not expire.
 """
 
 import datetime as dt
@@ -61,6 +62,19 @@ def subscriber_from(token: str, salt: str = MANAGE_SALT, max_age=None) -> Subscr
         matches = matches.filter(created_at__gte=timezone.now() - dt.timedelta(seconds=max_age))
     link = matches.select_related("subscriber").first()
     return link.subscriber if link is not None else None
+
+
+def prune(now: dt.datetime | None = None) -> int:
+    """Delete links that can no longer open anything; return how many.
+
+    Those are confirmation links past CONFIRMATION_MAX_AGE_HOURS. Preference and unsubscribe
+    links do not expire (an unsubscribe link in an old mail must keep working); they go when
+    the subscriber revokes them or is deleted.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(hours=settings.CONFIRMATION_MAX_AGE_HOURS)
+    deleted, _ = SubscriberLink.objects.filter(purpose=CONFIRM_SALT, created_at__lt=cutoff).delete()
+    return deleted
 
 
 def confirm_url(subscriber: Subscriber) -> str:
