@@ -235,7 +235,7 @@ def test_opening_the_confirmation_link_changes_nothing(
 
 
 def test_confirming_takes_the_pages_csrf_token(client, smtp):
-    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory().pk])
+    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory(in_use=True).pk])
     browser = Client(enforce_csrf_checks=True)
     page = html(browser.get(link))
     [csrf] = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
@@ -255,8 +255,26 @@ def test_confirming_takes_the_pages_csrf_token(client, smtp):
     assert subscriber.active
 
 
+def test_forms_on_secret_link_pages_post_with_the_null_origin_browsers_send(client, smtp):
+    """Those pages send Referrer-Policy: no-referrer, so browsers post them with Origin: null."""
+    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory(in_use=True).pk])
+    browser = Client(enforce_csrf_checks=True, HTTP_ORIGIN="null")
+    page = browser.get(link)
+    assert page["Referrer-Policy"] == "no-referrer"
+    [csrf] = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html(page))
+
+    # The null origin is no pass: the form's CSRF token is still required …
+    assert browser.post(link).status_code == 403
+    # … and it is accepted only on a secret link's own URL, not on the sign-up form.
+    signup = {"email": "other@example.com", "csrfmiddlewaretoken": csrf}
+    assert browser.post(SUBSCRIBE, signup).status_code == 403
+
+    response = browser.post(link, {"csrfmiddlewaretoken": csrf})
+    assert response.status_code == 200 and "Your subscription is confirmed" in html(response)
+
+
 def test_a_confirmed_reader_opening_the_link_again_is_told_so(client, smtp):
-    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory().pk])
+    link = confirmation_link(client, smtp, "new@example.com", topics=[TopicFactory(in_use=True).pk])
     client.post(link)
     confirmed_at = Subscriber.objects.get().confirmed_at
     links_before = SubscriberLink.objects.count()
