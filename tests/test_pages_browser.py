@@ -156,6 +156,17 @@ def test_reader_filters_opens_an_event_adds_it_and_subscribes(
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is not None
     assert [follow.event for follow in subscriber.follows.all()] == [event]
+
+    # Pages reached through a secret link send no Referer; their forms still post (Origin: null).
+    page.get_by_role("link", name="Change what you follow").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Your subscription"
+    page.get_by_label("1 hour before").check()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Your subscription"
+    subscriber.refresh_from_db()
+    assert 60 in subscriber.lead_times
     assert page.js_errors == []
 
 
