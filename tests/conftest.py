@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import uuid
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +64,18 @@ def superuser(db) -> User:
     return User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
 
 
+def _ensure_groups() -> None:
+    # A transactional test's flush empties every table, the groups the migration made too:
+    # make them again as that migration does.
+    if Group.objects.filter(name__in=("Editors", "Publishers")).count() == 2:
+        return
+    migration = ("timeline", "0002_editor_groups")
+    state = MigrationLoader(connection).project_state(migration)
+    import_module("timeline.migrations.0002_editor_groups").create_groups(state.apps, None)
+
+
 def _staff_in(group_name: str, username: str) -> User:
+    _ensure_groups()
     user = User.objects.create_user(
         username, f"{username}@example.com", "pw-123-staff", is_staff=True
     )

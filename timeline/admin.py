@@ -5,13 +5,14 @@ from functools import partial
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django_countries.filters import CountryFilter
 from reversion.admin import VersionAdmin
+from reversion.models import Version
 
 from .models import (
     Actor,
@@ -26,8 +27,13 @@ from .models import (
     Subscription,
     Topic,
     Track,
+    allowed_published,
+    may_publish,
 )
 from .notifications import scheduling
+
+# Where revision_view and recover_view keep, for the request, the published flags from before.
+PUBLISHED_BEFORE = "_timeline_published_before"
 
 
 class SourceInline(admin.TabularInline):
@@ -84,7 +90,74 @@ class EventAdmin(VersionAdmin):
         return f"{event.when} ({event.effective_timezone})"
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("timeline.publish_event")
+        return may_publish(request.user)
+
+    # --- publishing is a permission on every path that writes an event ----------------------
+    def revision_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        with transaction.atomic():
+            self._hold_published(request, version_id)
+            return super().revision_view(request, object_id, version_id, extra_context)
+
+    def recover_view(
+        self, request: HttpRequest, version_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        with transaction.atomic():
+            self._hold_published(request, version_id)
+            return super().recover_view(request, version_id, extra_context)
+
+    def _hold_published(self, request: HttpRequest, version_id: str) -> None:
+        # The revert rewrites every event of the revision, `published` included, before the
+        # change form runs: note the flags first (locked till the end, so they stay true).
+        version = Version.objects.select_related("revision").filter(pk=version_id).first()
+        if version is None:
+            return  # the view answers 404
+        object_ids = version.revision.version_set.get_for_model(Event).values_list(
+            "object_id", flat=True
+        )
+        pks = {Event._meta.pk.to_python(object_id) for object_id in object_ids}
+        stored = dict(
+            Event.objects.select_for_update().filter(pk__in=pks).values_list("pk", "published")
+        )
+        # A recovered event did not exist: it was not published.
+        setattr(request, PUBLISHED_BEFORE, {pk: stored.get(pk, False) for pk in pks})
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        held = getattr(request, PUBLISHED_BEFORE, None)
+        if held:
+            # Inside the revert's transaction, before the form is built: undo what it published or
+            # unpublished for whoever may not, so neither the form nor the commit ever shows it.
+            reverted = Event.objects.filter(pk__in=held).values_list("pk", "published")
+            for pk, value in reverted:
+                allowed = allowed_published(request.user, before=held[pk], wanted=value)
+                if allowed != value:
+                    Event.objects.filter(pk=pk).update(published=allowed)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Event, form, change: bool) -> None:
+        before = self._published_before(request, obj)
+        obj.published = allowed_published(request.user, before=before, wanted=obj.published)
+        super().save_model(request, obj, form, change)
+
+    def _published_before(self, request: HttpRequest, obj: Event) -> bool:
+        held = getattr(request, PUBLISHED_BEFORE, None) or {}
+        if obj.pk in held:
+            return held[obj.pk]
+        if obj.pk is None:
+            return False
+        stored = Event.objects.select_for_update().filter(pk=obj.pk)
+        return bool(stored.values_list("published", flat=True).first())
 
     def get_readonly_fields(self, request: HttpRequest, obj: Event | None = None) -> tuple:
         fields = tuple(super().get_readonly_fields(request, obj))

@@ -11,6 +11,8 @@ from .record import (
     Source,
     Topic,
     Track,
+    allowed_published,
+    may_publish,
     unique_slug,
     validate_iana_zone,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "Subscription",
     "Topic",
     "Track",
+    "allowed_published",
+    "may_publish",
     "unique_slug",
     "validate_iana_zone",
 ]

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -14,6 +15,9 @@ from django_countries.fields import CountryField
 
 from .. import timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 
 
 def validate_iana_zone(value: str) -> None:
@@ -461,6 +465,24 @@ class Event(models.Model):
             self.revision = current.revision + 1
         else:
             self.revision = current.revision
+
+
+PUBLISH_PERMISSION = "timeline.publish_event"
+
+
+def may_publish(user: "PermissionsMixin | AnonymousUser") -> bool:
+    """Tell whether *user* may publish and unpublish events."""
+    return user.has_perm(PUBLISH_PERMISSION)
+
+
+def allowed_published(
+    user: "PermissionsMixin | AnonymousUser", *, before: bool, wanted: bool
+) -> bool:
+    """Return the `published` value *user* may leave an event with, *before* being its old one."""
+    # Every path that writes an event for a user (admin forms, actions, revert, recover, import)
+    # passes the value stored before the request changed anything, false for a new or recovered
+    # event: so whoever cannot publish can neither publish nor unpublish, whatever the path.
+    return wanted if may_publish(user) else before
 
 
 def differs_from_stored(instance: models.Model, stored: models.Model, ignore=()) -> bool:
