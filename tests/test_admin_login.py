@@ -19,7 +19,6 @@ from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .two_factor import log_in_verified
 from .two_factor import totp_code as token_for
 
 pytestmark = pytest.mark.django_db
@@ -229,7 +228,7 @@ def test_a_superuser_without_a_device_is_refused_until_they_have_one(client, sup
 
 def test_a_superuser_session_not_verified_by_a_device_is_not_let_in(client, superuser):
     # A session from before two-factor login was required, or from a password-only login.
-    log_in_verified(client, superuser)
+    client.force_login(superuser)
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True)
