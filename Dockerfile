@@ -24,9 +24,12 @@ RUN pip install .
 COPY fixtures/ fixtures/
 COPY manage.py ./
 
-# Settings insist on SECRET_KEY; this build-only value exists for this one step and is not
-# kept in the image's environment. The real key comes from the container's environment.
-RUN SECRET_KEY=collectstatic-build-only-not-secret python manage.py collectstatic --noinput
+# Settings insist on SECRET_KEY, EMAIL_URL and an https SITE_URL; these build-only values exist
+# for this one step and are not kept in the image's environment. The real ones come from the
+# container's environment.
+RUN SECRET_KEY=collectstatic-build-only-not-secret \
+    EMAIL_URL=smtp://build-only.invalid SITE_URL=https://build-only.invalid \
+    python manage.py collectstatic --noinput
 
 RUN mkdir -p /app/media && chown app:app /app/media
 

@@ -7,6 +7,10 @@ PORT ?= 8000
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/timeline
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# What production settings (DEBUG off) insist on, for the suites and benches: an https site
+# address, and mail that is delivered. Nothing listens on port 1: tests that send mail start
+# their own SMTP server (the `smtp` fixture).
+PROD_LIKE_ENV := EMAIL_URL=smtp://127.0.0.1:1 SITE_URL=https://timeline.test
 
 FAULTS_ARGS ?=
 
@@ -44,8 +48,8 @@ test: install node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory audit
-	SECRET_KEY=test-only-not-secret DEBUG=0 \
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) EMAIL_URL=consolemail:// \
+	SECRET_KEY=test-only-not-secret DEBUG=0 $(PROD_LIKE_ENV) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## audit: static security scan of our code (bandit) and known vulnerabilities in the installed
@@ -59,7 +63,7 @@ faults: install node_modules/.package-lock.json
 	bash bin/ensure-browser
 	$(BIN)/python -m tests.faults.services start
 	set -a; . .run/faults/env; set +a; \
-	SECRET_KEY=test-only-not-secret DEBUG=0 SECURE_SSL_REDIRECT=0 EMAIL_URL=consolemail:// \
+	SECRET_KEY=test-only-not-secret DEBUG=0 SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
 	DATABASE_URL=postgres://postgres@127.0.0.1:$$FAULTS_PG_PORT/timeline \
 	REDIS_URL=redis://127.0.0.1:$$FAULTS_REDIS_PORT/0 \
 	$(BIN)/pytest tests/faults -p no:cacheprovider $(FAULTS_ARGS); \
@@ -68,17 +72,20 @@ faults: install node_modules/.package-lock.json
 ## bench: feed rendering against django-ical and plain icalendar (needs PostgreSQL)
 bench: install
 	bash bin/ensure-services
-	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/feeds.py
+	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(BIN)/python bench/feeds.py
 
 ## bench-dispatch: the notification dispatcher against Django's own bulk send (needs PostgreSQL)
 bench-dispatch: install
 	bash bin/ensure-services
-	SECRET_KEY=bench-only-not-secret DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/dispatch.py
+	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(BIN)/python bench/dispatch.py
 
 ## bench-tokens: time refusing unknown, truncated, forged, malformed, revoked tokens (needs PostgreSQL)
 bench-tokens: install
 	bash bin/ensure-services
-	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
+	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
 
 lint:
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ import datetime as dt
 import warnings
 import zoneinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -39,7 +40,14 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only"  # noqa: S105
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-SITE_URL = env("SITE_URL", default="http://localhost:8000").rstrip("/")
+# Links in mail and feeds (RFC 8058 one-click unsubscribe among them) start with it: https only.
+SITE_URL = env("SITE_URL", default="http://localhost:8000" if DEBUG else "").rstrip("/")
+if not DEBUG and (urlsplit(SITE_URL).scheme != "https" or not urlsplit(SITE_URL).hostname):
+    raise ImproperlyConfigured(
+        f"SITE_URL is {SITE_URL or 'not set'!r}. With DEBUG off it is required and must be the "
+        "site's https:// address (mail and feed links use it; one-click unsubscribe needs https), "
+        "for example SITE_URL=https://timeline.example.org."
+    )
 
 INSTALLED_APPS = [
     # The admin with optional TOTP: staff with a confirmed device must give a token.
@@ -54,6 +62,8 @@ INSTALLED_APPS = [
     "reversion",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    # Backup codes: each works once, in place of an authenticator code.
+    "django_otp.plugins.otp_static",
     "axes",
     "timeline",
 ]
@@ -169,6 +179,18 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "timeline.admin_site.locked_out"
 AXES_CLIENT_IP_CALLABLE = "timeline.client_ip.client_ip"
 AXES_VERBOSE = False
+# Superusers cannot enter the admin without a TOTP code (or a backup code); other staff need
+# one once they have a device.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=not DEBUG)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 # Shown in authenticator apps next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Kazakhstan-Russia timeline")
 
@@ -219,7 +241,22 @@ STORAGES = {
 }
 
 # --- Mail ------------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+EMAIL_URL = env("EMAIL_URL", default="consolemail://" if DEBUG else "")
+if not DEBUG and not EMAIL_URL:
+    raise ImproperlyConfigured(
+        "EMAIL_URL is not set. With DEBUG off it is required: set it to your SMTP server, "
+        "for example EMAIL_URL=smtp+tls://user:password@smtp.example.org:587."
+    )
+_email = env.email_url_config(EMAIL_URL)
+vars().update(_email)
+# These keep mail in the process, a file or the log: sign-ups would never get their link.
+_UNDELIVERED = ("console", "dummy", "locmem", "filebased")
+if not DEBUG and _email["EMAIL_BACKEND"].rsplit(".", 2)[-2] in _UNDELIVERED:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL uses {EMAIL_URL.split(':')[0]}://, a backend that never delivers mail. With "
+        "DEBUG off set it to your SMTP server, for example "
+        "EMAIL_URL=smtp+tls://user:password@smtp.example.org:587."
+    )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Timeline <timeline@localhost>")
 
 # --- Celery ----------------------------------------------------------------------------------

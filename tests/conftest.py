@@ -154,7 +154,7 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
 
 
 @pytest.fixture
-def smtp(settings):
+def smtp(settings, monkeypatch):
     """A real SMTP server; Django's mail goes to it over SMTP (no locmem backend)."""
     from .smtp import SmtpServer
 
@@ -163,8 +163,6 @@ def smtp(settings):
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        os.environ["EMAIL_URL"] = server.url  # for worker processes started by the test
-        try:
-            yield server.sink
-        finally:
-            os.environ.pop("EMAIL_URL", None)
+        # For worker processes started by the test; the suite's own value comes back after.
+        monkeypatch.setenv("EMAIL_URL", server.url)
+        yield server.sink

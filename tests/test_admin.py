@@ -10,6 +10,7 @@ from timeline.models import Event
 
 from .admin_forms import change_form_data
 from .factories import ActorFactory, EventFactory, PlaceFactory, TopicFactory
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def edit(client, event: Event, **changes):
 
 
 def test_create_edit_revert_delete_recover(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     moscow = PlaceFactory(name="Moscow", country="RU", timezone="Europe/Moscow")
 
     response = client.post(ADD_URL, new_event_data(moscow))
@@ -107,7 +108,7 @@ def test_create_edit_revert_delete_recover(client, superuser):
 
 
 def test_validation_errors_are_shown_on_the_form(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     place = PlaceFactory()
     response = client.post(
         ADD_URL, new_event_data(place, precision="year", start_date="2026-01-01")
@@ -124,7 +125,7 @@ def test_validation_errors_are_shown_on_the_form(client, superuser):
 
 
 def test_changelist_shows_local_start_and_filters(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     putin = ActorFactory(name="Vladimir Putin")
     nuclear = TopicFactory(name="Nuclear")
     almaty = PlaceFactory(timezone="Asia/Almaty")
@@ -153,7 +154,7 @@ def test_changelist_shows_local_start_and_filters(client, superuser):
 
 
 def test_actions_publish_cancel_and_duplicate(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     event = EventFactory(published=False)
     url = reverse("admin:timeline_event_changelist")
 
@@ -175,7 +176,7 @@ def test_actions_publish_cancel_and_duplicate(client, superuser):
 
 
 def test_uid_and_sequence_are_read_only_and_view_on_site_links_the_page(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     event = EventFactory()
     response = client.get(reverse("admin:timeline_event_change", args=[event.pk]))
     form = response.context["adminform"].form
@@ -187,7 +188,7 @@ def test_uid_and_sequence_are_read_only_and_view_on_site_links_the_page(client, 
 
 
 def test_autocomplete_finds_places_actors_and_topics(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     PlaceFactory(name="Omsk", country="RU", timezone="Asia/Omsk")
     response = client.get(
         reverse("admin:autocomplete"),

@@ -1,14 +1,17 @@
 """The admin under the site's Content-Security-Policy, in Debian's Chromium over plain http.
 
 The policy allows no inline script or style; here an editor logs in through the real form
-(secure cookies on http://127.0.0.1, as the fault suite does) and uses the event form, whose
-scripts (slug prefill, autocomplete, inlines) must all run without one violation.
+(secure cookies on http://127.0.0.1, as the fault suite does) with their authenticator app's
+code, and uses the event form, whose scripts (slug prefill, autocomplete, inlines) must all run
+without one violation.
 """
 
 import pytest
 from django.contrib.auth.models import User
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .browser import DESKTOP, PageServer, chromium_browser
+from .two_factor import totp_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +32,8 @@ def browser():
 @pytest.fixture
 def site(transactional_db, settings):
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-    User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
+    chief = User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
+    TOTPDevice.objects.create(user=chief, name="phone", confirmed=True)
     with PageServer() as server:
         yield server.url
 
@@ -45,6 +49,7 @@ def test_admin_works_under_the_content_security_policy(browser, site, settings):
     page.goto(f"{site}/admin/")
     page.get_by_label("Username").fill("chief")
     page.get_by_label("Password").fill("pw-chief-123")
+    page.get_by_label("Authentication code").fill(totp_code(TOTPDevice.objects.get()))
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{site}/admin/")
     assert page.get_by_role("heading", name="The record").is_visible()

@@ -1,8 +1,13 @@
-"""Admin login through the real form: lockout after repeated failures, and optional TOTP."""
+"""Admin login through the real form: lockout after repeated failures, and two-factor login.
+
+TOTP is required of superusers (ADMIN_REQUIRE_2FA, on in production) and optional for other
+staff: a code only once they have set up a device.
+"""
 
 import base64
 import datetime as dt
 import io
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +18,8 @@ from django.core.management import call_command
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .two_factor import totp_code as token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +33,14 @@ def staff(db) -> User:
     return User.objects.create_user("eddie", "eddie@example.com", PASSWORD, is_staff=True)
 
 
-def log_in(client: Client, password: str = PASSWORD, token: str | None = None, **meta):
-    data = {"username": "eddie", "password": password}
+def log_in(
+    client: Client,
+    password: str = PASSWORD,
+    token: str | None = None,
+    username: str = "eddie",
+    **meta,
+):
+    data = {"username": username, "password": password}
     if token is not None:
         data["otp_token"] = token
     return client.post(LOGIN, data, **meta)
@@ -37,10 +50,14 @@ def in_admin(client: Client) -> bool:
     return client.get("/admin/").status_code == 200
 
 
-def token_for(device: TOTPDevice) -> str:
-    """Return the code the user's authenticator app shows now."""
-    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=0)
-    return f"{code:0{device.digits}d}"
+def log_in_chief(client: Client, token: str | None = None):
+    """Log in as the `superuser` fixture, with the right password."""
+    return log_in(client, "pw-chief-123", token, username="chief")
+
+
+def backup_codes(output: str) -> list[str]:
+    """Return the backup codes printed by add_totp_device."""
+    return re.findall(r"^ {2}([a-z2-7]{8})$", output, flags=re.MULTILINE)
 
 
 # --- lockout (django-axes) ---------------------------------------------------------------------
@@ -117,7 +134,8 @@ def test_a_successful_login_resets_the_count(client, staff):
 # --- two-factor login (django-otp, TOTP) -------------------------------------------------------
 def test_staff_without_a_device_log_in_with_the_password(client, staff):
     page = client.get(LOGIN).content.decode()
-    assert "Authentication code" in page and "Only if you have set up two-factor login" in page
+    assert "Authentication code" in page
+    assert "Superusers always need one; other staff once they have set up two-factor login" in page
     assert log_in(client).status_code == 302
     assert in_admin(client)
 
@@ -127,7 +145,8 @@ def test_staff_with_a_device_need_the_current_code(client, staff):
 
     response = log_in(client)
     assert response.status_code == 200
-    assert "Enter the 6-digit code from your authenticator app." in response.content.decode()
+    page = response.content.decode()
+    assert "Enter the 6-digit code from your authenticator app, or a backup code." in page
     assert not in_admin(client)
 
     wrong = f"{(int(token_for(device)) + 1) % 10**6:06d}"
@@ -183,3 +202,84 @@ def test_add_totp_device_for_an_unknown_user_fails():
 
     with pytest.raises(CommandError, match="No user named"):
         call_command("add_totp_device", "nobody", stdout=io.StringIO())
+
+
+# --- superusers: two-factor login required (ADMIN_REQUIRE_2FA) ---------------------------------
+def test_superusers_need_two_factor_login_by_default(settings):
+    assert settings.ADMIN_REQUIRE_2FA is True
+
+
+def test_a_superuser_without_a_device_is_refused_until_they_have_one(client, superuser):
+    response = log_in_chief(client)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Superusers must use two-factor login" in page
+    assert "python manage.py add_totp_device chief" in page
+    assert not in_admin(client)
+    assert log_in_chief(client, token="123456").status_code == 200
+    assert not in_admin(client)
+
+    device = TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True)
+    assert log_in_chief(client).status_code == 200  # the password alone never does
+    assert not in_admin(client)
+    assert log_in_chief(client, token=token_for(device)).status_code == 302
+    assert in_admin(client)
+
+
+def test_a_superuser_session_not_verified_by_a_device_is_not_let_in(client, superuser):
+    # A session from before two-factor login was required, or from a password-only login.
+    client.force_login(superuser)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    TOTPDevice.objects.create(user=superuser, name="phone", confirmed=True)
+    assert not in_admin(client)
+
+
+def test_a_backup_code_gets_a_superuser_in_once(client, superuser):
+    out = io.StringIO()
+    call_command("add_totp_device", "chief", "--no-qr", stdout=out)
+    codes = backup_codes(out.getvalue())
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert "not shown again" in out.getvalue()
+
+    assert log_in_chief(client, token=codes[0]).status_code == 302
+    assert in_admin(client)
+    client.post("/admin/logout/")
+    # As typed from a printout: upper case, with a space.
+    assert log_in_chief(client, token=f" {codes[1].upper()} ").status_code == 302
+    assert in_admin(client)
+    client.post("/admin/logout/")
+
+    response = log_in_chief(client, token=codes[0])
+    assert response.status_code == 200
+    assert "That code is wrong or has expired" in response.content.decode()
+    assert not in_admin(client)
+
+
+def test_new_backup_codes_replace_the_old_ones(client, superuser):
+    first = io.StringIO()
+    call_command("add_totp_device", "chief", "--no-qr", stdout=first)
+    second = io.StringIO()
+    call_command("add_totp_device", "chief", "--backup-codes", stdout=second)
+    assert "otpauth://" not in second.getvalue()  # no new authenticator device
+    assert TOTPDevice.objects.filter(user=superuser).count() == 1
+    old, new = backup_codes(first.getvalue()), backup_codes(second.getvalue())
+    assert len(new) == 10 and not set(old) & set(new)
+
+    assert log_in_chief(client, token=old[2]).status_code == 200
+    assert not in_admin(client)
+    time.sleep(1.1)  # django-otp's throttle after a wrong code
+    assert log_in_chief(client, token=new[2]).status_code == 302
+    assert in_admin(client)
+
+
+def test_staff_who_are_not_superusers_still_log_in_with_the_password_alone(client, staff):
+    assert not staff.is_superuser
+    assert log_in(client).status_code == 302
+    assert in_admin(client)
+
+
+def test_without_the_requirement_a_superuser_logs_in_with_the_password(client, superuser, settings):
+    settings.ADMIN_REQUIRE_2FA = False
+    assert log_in_chief(client).status_code == 302
+    assert in_admin(client)

@@ -30,6 +30,7 @@ from timeline.text import TEXT_MAX_LENGTH
 from .factories import PlaceFactory, TopicFactory
 from .notify_helpers import follower
 from .test_admin import ADD_URL, edit, new_event_data
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +109,7 @@ REFUSED = [
     ids=[case[0] for case in REFUSED],
 )
 def test_admin_refuses_bad_event_input_on_its_field(client, superuser, changes, field, message):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     response = client.post(ADD_URL, new_event_data(PlaceFactory(), **changes))
 
     errors = form_errors(response)
@@ -132,7 +133,7 @@ INLINE_REFUSED = [
     ("changes", "field"), [case[1:] for case in INLINE_REFUSED], ids=[c[0] for c in INLINE_REFUSED]
 )
 def test_a_bad_source_refuses_the_whole_event(client, superuser, changes, field):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     response = client.post(ADD_URL, new_event_data(PlaceFactory(), **changes))
 
     first, second = inline_errors(response)
@@ -141,7 +142,7 @@ def test_a_bad_source_refuses_the_whole_event(client, superuser, changes, field)
 
 
 def test_a_refused_edit_changes_nothing(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     assert client.post(ADD_URL, new_event_data(PlaceFactory())).status_code == 302
     event = Event.objects.get()
     before = (event.title, event.revision, list(event.sources.values_list("publisher", "quote")))
@@ -163,7 +164,7 @@ def test_a_refused_edit_changes_nothing(client, superuser):
 
 
 def test_other_admin_forms_refuse_line_breaks_controls_and_unknown_zones(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     cases = [
         ("place", {"name": "Astana\nCity", "slug": "astana", "country": "KZ"}, "name"),
         ("place", {"name": "Astana", "slug": "astana", "timezone": "Mars/X"}, "timezone"),
@@ -180,7 +181,7 @@ def test_other_admin_forms_refuse_line_breaks_controls_and_unknown_zones(client,
 
 
 def test_unusual_but_good_text_is_accepted_and_stored_in_nfc(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     description = "Первая строка\r\nвторая\tс табуляцией\rשורה שלישית"
     response = client.post(
         ADD_URL,
@@ -200,7 +201,7 @@ def test_an_oversized_post_is_a_400_not_a_500(client, superuser, settings):
     response = client.post(reverse("timeline:subscribe"), {"email": "big@example.com", "x": body})
     assert response.status_code == 400
 
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     data = new_event_data(PlaceFactory(), description=body)
     assert client.post(ADD_URL, data).status_code == 400
     too_many = {f"field{number}": "1" for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}
@@ -264,7 +265,7 @@ def assert_escaped(content: str, where: str) -> None:
 
 
 def test_markup_in_text_is_escaped_everywhere_and_intact_in_calendars(client, superuser, smtp):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     topic = TopicFactory(name="<b>Energy</b> אנרגיה", slug="energy")
     start = timezone.now() + dt.timedelta(days=2)
     moscow = PlaceFactory(name="Moscow", timezone="Europe/Moscow")

@@ -12,6 +12,7 @@ from timeline.models import Heartbeat
 from .admin_forms import change_form_data
 from .conftest import wait_for
 from .factories import EventFactory, TopicFactory
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,7 @@ def test_admin_edit_republishes_affected_feeds(client, superuser, celery_worker_
     tasks.record_heartbeat.delay("ready")
     wait_for(lambda: Heartbeat.objects.filter(name="ready").exists(), timeout=60)
 
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     url = reverse("admin:timeline_event_change", args=[event.pk])
     data = change_form_data(client.get(url))
     data["start_time"] = "11:00"

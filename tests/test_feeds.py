@@ -20,6 +20,7 @@ from .parsers import (
     parse_with_icaljs,
     parse_with_vobject,
 )
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +292,7 @@ def test_publish_feeds_command_recomputes_utc_and_publishes(capsys):
 
 
 def test_private_feed_admin_shows_token_once_and_rotates(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     topic = TopicFactory()
     response = client.post(
         "/admin/timeline/privatefeed/add/",
@@ -318,13 +319,15 @@ def test_private_feed_admin_shows_token_once_and_rotates(client, superuser):
     assert client.get(f"/feeds/private/{new_token}.ics").status_code == 404
 
 
-def test_feed_directory_lists_subscribe_links(client):
+def test_feed_directory_lists_subscribe_links(client, settings):
+    settings.SITE_URL = "https://timeline.example.org"
     topic = TopicFactory(name="Nuclear", slug="nuclear")
     EventFactory(countries=["KZ"]).topics.add(topic)
     page = client.get("/feeds/").content.decode()
-    assert "webcal://localhost:8000/feeds/all.ics" in page
-    assert "webcal://localhost:8000/feeds/topics/nuclear.ics" in page
-    assert "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Flocalhost" in page
+    assert "webcal://timeline.example.org/feeds/all.ics" in page
+    assert "webcal://timeline.example.org/feeds/topics/nuclear.ics" in page
+    google = "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftimeline.example.org"
+    assert google in page
     assert "https://outlook.live.com/calendar/0/addfromweb?url=webcal%3A%2F%2F" in page
     assert "/feeds/countries/KZ.ics" in page
 

@@ -17,7 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 # A newcomer's shell: none of the suite's configuration leaks into the fresh clone.
-SUITE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "EMAIL_URL", "VIRTUAL_ENV")
+SUITE_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "EMAIL_URL",
+    "SITE_URL",
+    "VIRTUAL_ENV",
+)
 
 
 def free_port() -> int:

@@ -28,7 +28,8 @@ def reminders(event) -> list[Notification]:
     return list(Notification.objects.filter(event=event, kind=Kind.REMINDER).order_by("due_at"))
 
 
-def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp):
+def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp, settings):
+    settings.SITE_URL = "https://timeline.example.org"
     energy = topic()
     reader = follower("reader@example.com", energy, lead_times=(1440, 60), zone="Europe/Berlin")
     event = upcoming_event(energy, starts_in=dt.timedelta(days=2), title="Talks in Astana")
@@ -53,10 +54,10 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp):
     assert message["To"] == reader.email
     assert subject(message).startswith("Reminder: Talks in Astana")
     day_before.refresh_from_db()
-    assert message["Message-ID"] == f"<notification.{day_before.pk}.reminder@localhost>"
+    assert message["Message-ID"] == f"<notification.{day_before.pk}.reminder@timeline.example.org>"
     assert day_before.state == State.SENT and day_before.sent_at is not None
     unsubscribe = str(message["List-Unsubscribe"]).strip()
-    assert unsubscribe.startswith("<http://localhost:8000/unsubscribe/")
+    assert unsubscribe.startswith("<https://timeline.example.org/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()

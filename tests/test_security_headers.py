@@ -10,6 +10,7 @@ from timeline.models import Subscriber
 from timeline.notifications import links
 
 from .factories import EventFactory, TopicFactory
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ def test_html_pages_need_no_inline_script_or_style(client, pages):
 
 
 def test_admin_pages_need_no_inline_script_or_style(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     event = EventFactory()
     for url in (
         "/admin/",

@@ -22,6 +22,7 @@ from timeline.models import Notification, Subscriber, SubscriberLink, Subscripti
 from timeline.notifications import dispatch, links, scheduling
 
 from .factories import ActorFactory, EventFactory, TopicFactory, TrackFactory
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -654,7 +655,7 @@ def test_admin_pause_and_resume(client, superuser, django_capture_on_commit_call
     subscriber = active_subscriber()
     Subscription.objects.create(subscriber=subscriber, topic=topic)
     scheduling.sync_subscriber(subscriber.pk)
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     changelist = reverse("admin:timeline_subscriber_changelist")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -703,7 +704,7 @@ def test_admin_retry_failed(client, superuser, smtp):
     other = Subscriber.objects.create(email="fine@example.com")
     sent = scheduling.request_confirmation(other)
     Notification.objects.filter(pk=sent.pk).update(state=State.SENT, sent_at=yesterday)
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
 
     before = timezone.now()
     response = client.post(
@@ -733,7 +734,7 @@ def test_admin_pages(client, superuser):
     subscriber = active_subscriber("someone@example.com")
     Subscription.objects.create(subscriber=subscriber, topic=topic)
     notification = scheduling.request_confirmation(subscriber)
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
 
     page = html(client.get(reverse("admin:timeline_subscriber_changelist"), {"q": "someone"}))
     assert "someone@example.com" in page

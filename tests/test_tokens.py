@@ -18,6 +18,7 @@ from timeline.models import PrivateFeed, Subscriber, SubscriberLink, Subscriptio
 from timeline.notifications import links
 
 from .factories import EventFactory, TopicFactory
+from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -230,7 +231,7 @@ def test_a_subscriber_revokes_their_links_from_the_preferences_page(client):
 
 
 def test_an_editor_revokes_a_subscribers_links(client, superuser):
-    client.force_login(superuser)
+    log_in_verified(client, superuser)
     reader = subscriber()
     url = reverse("timeline:subscription", args=[links.token_for(reader)])
     client.post(

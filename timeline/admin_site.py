@@ -1,13 +1,15 @@
-"""The admin site: password, then a TOTP code for staff who have set up a device.
+"""The admin site: password, then a TOTP code (or a one-time backup code).
 
-Two-factor login is optional: staff without a confirmed device log in with their password
-alone; staff with one cannot get in without a current code.
+Superusers always need the code when ADMIN_REQUIRE_2FA is on (production's default), and
+cannot get in before they have a device. Other staff need it once they have a confirmed device;
+without one they log in with their password alone.
 """
 
 import math
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import AdminSite
@@ -16,30 +18,64 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp import devices_for_user, user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+from django_otp.forms import BLANK_CHOICE_DASH
+from django_otp.plugins.otp_static.models import StaticDevice
+
+from .two_factor import is_backup_code, requires_two_factor
 
 
 class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
-    """Ask for a code only from users who have a confirmed device."""
+    """Ask for a code from superusers and from staff who have a confirmed device."""
 
     otp_error_messages = {
         **OTPAdminAuthenticationForm.otp_error_messages,
-        "token_required": "Enter the 6-digit code from your authenticator app.",
+        "token_required": "Enter the 6-digit code from your authenticator app, or a backup code.",
         "invalid_token": "That code is wrong or has expired: enter the current one.",
+        "device_missing": (
+            "Superusers must use two-factor login, and “%(username)s” has no authenticator "
+            "device yet. Ask someone with access to the server to run "
+            "“python manage.py add_totp_device %(username)s”, add the device it prints to your "
+            "authenticator app, keep the backup codes it prints, then log in with the app's code."
+        ),
     }
 
     def clean_otp(self, user) -> None:
-        if user is None or not user_has_device(user):
+        if user is None:
+            return
+        # Backup codes are read off paper: any case, spaces allowed.
+        token = self.cleaned_data.get("otp_token") or ""
+        self.cleaned_data["otp_token"] = "".join(token.split()).lower()
+        if not user_has_device(user):
+            if requires_two_factor(user):
+                raise forms.ValidationError(
+                    self.otp_error_messages["device_missing"],
+                    code="device_missing",
+                    params={"username": user.get_username()},
+                )
             return
         super().clean_otp(user)
 
     def _chosen_device(self, user):
-        """Use the user's one device when none was picked (the usual case: one phone)."""
+        """Pick the device the code is for: backup codes by their shape, else the one app."""
+        devices = list(devices_for_user(user, for_verify=True))
+        backup = [device for device in devices if isinstance(device, StaticDevice)]
+        apps = [device for device in devices if not isinstance(device, StaticDevice)]
+        token = self.cleaned_data.get("otp_token")
+        if token and backup and is_backup_code(token):
+            return backup[0]
         device = super()._chosen_device(user)
-        if device is None:
-            devices = list(devices_for_user(user, for_verify=True))
-            if len(devices) == 1:
-                device = devices[0]
+        if device is None and len(apps or backup) == 1:
+            device = (apps or backup)[0]
         return device
+
+    @staticmethod
+    def device_choices(user):
+        """Offer a choice between authenticator apps only: backup codes are recognised."""
+        return BLANK_CHOICE_DASH + [
+            (device.persistent_id, device.name)
+            for device in devices_for_user(user)
+            if not isinstance(device, StaticDevice)
+        ]
 
 
 class TimelineAdminSite(OTPAdminSite):
@@ -50,11 +86,13 @@ class TimelineAdminSite(OTPAdminSite):
         super().__init__(name)
 
     def has_permission(self, request: HttpRequest) -> bool:
-        """Let staff in once verified by their device, or by password if they have none."""
+        """Let staff in once verified by a device, or by password if none is needed or set up."""
         user = request.user
-        return AdminSite.has_permission(self, request) and (
-            user.is_verified() or not user_has_device(user)
-        )
+        if not AdminSite.has_permission(self, request):
+            return False
+        if user.is_verified():
+            return True
+        return not requires_two_factor(user) and not user_has_device(user)
 
 
 class AddressAndUsernameLockout(AxesDatabaseHandler):

@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from timeline.models import Event, Feed, Notification, Subscriber, Subscription
 from timeline.notifications import mail, scheduling
@@ -23,6 +24,7 @@ from ..browser import CHROMIUM, CHROMIUM_ARGS, check_installed
 from ..conftest import wait_for
 from ..factories import PlaceFactory
 from ..notify_helpers import topic, upcoming_event
+from ..two_factor import totp_code
 from . import services
 from .conftest import record
 
@@ -224,7 +226,8 @@ def test_admin_save_while_the_broker_is_down(smtp, worker, beats, web, tmp_path)
     check_installed()
     from playwright.sync_api import sync_playwright
 
-    User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
+    chief = User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
+    device = TOTPDevice.objects.create(user=chief, name="phone", confirmed=True)
     energy = topic()
     reader = Subscriber.objects.create(
         email="reader@example.com", lead_times=[60], confirmed_at=timezone.now()
@@ -248,6 +251,7 @@ def test_admin_save_while_the_broker_is_down(smtp, worker, beats, web, tmp_path)
             page.goto(web.url + "/admin/login/")
             page.fill("#id_username", "chief")
             page.fill("#id_password", "pw-chief-123")
+            page.fill("#id_otp_token", totp_code(device))
             page.click("input[type=submit]")
             page.goto(f"{web.url}/admin/timeline/event/{event.pk}/change/")
             page.fill("#id_title", "Talks moved by a day")
