@@ -75,8 +75,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Django's CsrfViewMiddleware, letting our no-referrer secret-link pages post their forms.
-    "timeline.security_headers.SecretLinkCsrfMiddleware",
+    # Secret-link pages use their own (timeline.security_headers.csrf_protect_secret_link).
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

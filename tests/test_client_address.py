@@ -13,7 +13,7 @@ from timeline.client_ip import client_ip
 from .conftest import ROOT, stop, wait_for, worker_environment
 from .factories import EventFactory, TopicFactory
 from .test_log_redaction import free_port, gunicorn_as_deployed, status_of
-from .test_security_settings import manage, settings_in
+from .test_security_settings import PRODUCTION, manage, settings_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,11 +37,11 @@ def address(request_meta: dict) -> str:
 
 
 def test_no_proxy_is_trusted_by_default():
-    assert settings_in("TRUSTED_PROXIES", DEBUG="0", SECRET_KEY="k" * 50) == ["[]"]
+    assert settings_in("TRUSTED_PROXIES", **PRODUCTION) == ["[]"]
 
 
 def test_a_malformed_proxy_network_is_refused_at_startup():
-    result = manage("check", DEBUG="0", SECRET_KEY="k" * 50, TRUSTED_PROXIES="10.0.0.0/8,nginx")
+    result = manage("check", **PRODUCTION, TRUSTED_PROXIES="10.0.0.0/8,nginx")
     assert result.returncode != 0
     assert "TRUSTED_PROXIES" in result.stderr and "nginx" in result.stderr
 

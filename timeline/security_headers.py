@@ -5,6 +5,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.decorators import decorator_from_middleware
+from django.views.decorators.csrf import csrf_exempt
 
 
 def reached_through_secret_link(request: HttpRequest) -> bool:
@@ -58,3 +60,11 @@ class SecretLinkCsrfMiddleware(CsrfViewMiddleware):
         if request.META.get("HTTP_ORIGIN") == "null" and reached_through_secret_link(request):
             return True
         return super()._origin_verified(request)
+
+
+def csrf_protect_secret_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Protect a secret-link page's forms with SecretLinkCsrfMiddleware instead of Django's own.
+
+    The site-wide CsrfViewMiddleware stays in MIDDLEWARE for every other view.
+    """
+    return csrf_exempt(decorator_from_middleware(SecretLinkCsrfMiddleware)(view))

@@ -24,6 +24,7 @@ from .client_ip import client_ip
 from .forms import PreferencesForm, SubscribeForm, apply_follows
 from .models import Event, Notification, Subscriber
 from .notifications import links, scheduling
+from .security_headers import csrf_protect_secret_link
 
 # A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
 # this often, however often the form is sent: enough to recover a lost or expired link, too
@@ -121,6 +122,7 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
 
 
 # --- secret links ------------------------------------------------------------------------------
+@csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
@@ -176,6 +178,7 @@ def _set_unsubscribed(subscriber: Subscriber, left: bool) -> Subscriber | None:
     return subscriber
 
 
+@csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
