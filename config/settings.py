@@ -50,7 +50,7 @@ if not DEBUG and (urlsplit(SITE_URL).scheme != "https" or not urlsplit(SITE_URL)
     )
 
 INSTALLED_APPS = [
-    # The admin with optional TOTP: staff with a confirmed device must give a token.
+    # The admin with TOTP: superusers (ADMIN_REQUIRE_2FA) and staff with a device give a code.
     "timeline.admin_config.TimelineAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
