@@ -28,7 +28,9 @@ from django.db import connection  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
 from django_ical.views import ICalFeed  # noqa: E402
 
-from timeline import feeds, ical, timing  # noqa: E402
+from timeline import timing  # noqa: E402
+from timeline.feeds import ical  # noqa: E402
+from timeline.feeds import publishing as feeds  # noqa: E402
 from timeline.models import Event, EventFragment, Feed, Place, Source, Topic  # noqa: E402
 
 ZONES = ("Asia/Almaty", "Europe/Moscow", "Asia/Omsk", "Europe/Berlin", "UTC")

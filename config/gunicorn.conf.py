@@ -8,9 +8,9 @@ workers = 3
 # Access log to stdout, error log to stderr, as the container's log collector expects.
 accesslog = "-"
 errorlog = "-"
-# Both logs with secret link tokens redacted (timeline/log_redaction.py).
-logger_class = "timeline.log_redaction.RedactingGunicornLogger"
+# Both logs with secret link tokens redacted (timeline/security/log_redaction.py).
+logger_class = "timeline.security.log_redaction.RedactingGunicornLogger"
 # Whose X-Forwarded-Proto and X-Forwarded-For are believed is decided once, by Django
-# (TRUSTED_PROXIES, timeline/client_ip.py): gunicorn itself takes the scheme from no header.
+# (TRUSTED_PROXIES, timeline/security/client_ip.py): gunicorn takes the scheme from no header.
 secure_scheme_headers: dict[str, str] = {}
 forwarded_allow_ips = ""

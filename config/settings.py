@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from timeline.client_ip import parse_networks as _validate_networks
+from timeline.security.client_ip import parse_networks as _validate_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
@@ -51,7 +51,7 @@ if not DEBUG and (urlsplit(SITE_URL).scheme != "https" or not urlsplit(SITE_URL)
 
 INSTALLED_APPS = [
     # The admin with TOTP: superusers (ADMIN_REQUIRE_2FA) and staff with a device give a code.
-    "timeline.admin_config.TimelineAdminConfig",
+    "timeline.security.admin_config.TimelineAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -70,20 +70,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: nothing may read a forwarding header that none of our proxies wrote.
-    "timeline.client_ip.ForwardedHeadersMiddleware",
+    "timeline.security.client_ip.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Secret-link pages use their own (timeline.security_headers.csrf_protect_secret_link).
+    # Secret-link pages use their own (timeline.security.headers.csrf_protect_secret_link).
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "timeline.security_headers.PermissionsPolicyMiddleware",
-    "timeline.security_headers.SecretLinkReferrerPolicyMiddleware",
+    "timeline.security.headers.PermissionsPolicyMiddleware",
+    "timeline.security.headers.SecretLinkReferrerPolicyMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -126,7 +126,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # The reverse proxies of ours in front of gunicorn (CIDRs; none by default). Only a request whose
 # peer is in one of them has its X-Forwarded-For and X-Forwarded-Proto believed; from anyone
-# else these headers are dropped (timeline.client_ip.ForwardedHeadersMiddleware).
+# else these headers are dropped (timeline.security.client_ip.ForwardedHeadersMiddleware).
 if "TRUSTED_PROXY_COUNT" in env.ENVIRON:
     raise ImproperlyConfigured(
         "TRUSTED_PROXY_COUNT is gone: it believed X-Forwarded-For from anyone. List your "
@@ -164,7 +164,7 @@ PERMISSIONS_POLICY = env(
 
 # Admin login: django-axes locks a username from one client address after AXES_FAILURE_LIMIT
 # failures, and from every address after AXES_USERNAME_FAILURE_LIMIT (a guesser who rotates
-# addresses); see timeline.admin_site.AddressAndUsernameLockout.
+# addresses); see timeline.security.admin_site.AddressAndUsernameLockout.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -174,10 +174,10 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default
 AXES_USERNAME_FAILURE_LIMIT = env.int("AXES_USERNAME_FAILURE_LIMIT", default=20)
 # The order matters to the handler: per address first, then per username alone.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
-AXES_HANDLER = "timeline.admin_site.AddressAndUsernameLockout"
+AXES_HANDLER = "timeline.security.admin_site.AddressAndUsernameLockout"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "timeline.admin_site.locked_out"
-AXES_CLIENT_IP_CALLABLE = "timeline.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "timeline.security.admin_site.locked_out"
+AXES_CLIENT_IP_CALLABLE = "timeline.security.client_ip.client_ip"
 AXES_VERBOSE = False
 # Superusers cannot enter the admin without a TOTP code (or a backup code); other staff need
 # one once they have a device.
@@ -303,12 +303,12 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging ---------------------------------------------------------------------------------
-# Every handler redacts secret link tokens (timeline/log_redaction.py): 4xx paths logged by
+# Every handler redacts secret link tokens (timeline/security/log_redaction.py): 4xx paths logged by
 # django.request, runserver's access log (django.server), anything else that names a URL.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "timeline.log_redaction.RedactSecrets"}},
+    "filters": {"redact_secrets": {"()": "timeline.security.log_redaction.RedactSecrets"}},
     "formatters": {
         "django.server": {
             "()": "django.utils.log.ServerFormatter",

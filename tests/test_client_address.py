@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
-from timeline.client_ip import client_ip
+from timeline.security.client_ip import client_ip
 
 from .conftest import ROOT, stop, wait_for, worker_environment
 from .factories import EventFactory, TopicFactory

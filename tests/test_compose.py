@@ -28,7 +28,7 @@ from django.core.management.commands.loaddata import Command as LoaddataCommand
 from django.urls import Resolver404, resolve
 from gunicorn.config import Config as GunicornConfig
 
-from timeline.log_redaction import RedactingGunicornLogger
+from timeline.security.log_redaction import RedactingGunicornLogger
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from timeline import feeds
+from timeline.feeds import publishing as feeds
 from timeline.models import Event, EventFragment, Feed, PrivateFeed
 
 from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory

@@ -15,7 +15,7 @@ import icalendar
 import pytest
 
 from tests.parsers import PARSERS, assert_lines_well_formed, parse_with_icaljs
-from timeline import ical
+from timeline.feeds import ical
 
 UTC = dt.UTC
 ZONES = ("Asia/Almaty", "Europe/Moscow", "Asia/Omsk", "Europe/Berlin", "UTC")

@@ -19,9 +19,9 @@ import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from timeline.log_redaction import redact_secrets
 from timeline.models import PrivateFeed, Subscriber
 from timeline.notifications import links
+from timeline.security.log_redaction import redact_secrets
 
 from .conftest import ROOT, stop, wait_for, worker_environment
 from .factories import EventFactory, TopicFactory

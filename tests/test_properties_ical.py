@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from tests.parsers import IcalJsStream, assert_lines_well_formed
-from timeline import feeds, ical, timing
+from timeline import timing
+from timeline.feeds import ical
+from timeline.feeds import publishing as feeds
 from timeline.models import Event, Place, Precision, Source, Topic
 
 UTC = dt.UTC

@@ -5,9 +5,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from timeline import ratelimit
 from timeline.models import Subscriber
 from timeline.notifications import links
+from timeline.security import ratelimit
 
 from .factories import EventFactory, TopicFactory
 

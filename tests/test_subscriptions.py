@@ -16,10 +16,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from timeline import subscription_views
-from timeline.forms import NO_LEAD_TIME, NOTHING_FOLLOWED
 from timeline.models import Notification, Subscriber, SubscriberLink, Subscription
 from timeline.notifications import dispatch, links, scheduling
+from timeline.notifications import views as subscription_views
+from timeline.notifications.forms import NO_LEAD_TIME, NOTHING_FOLLOWED
 
 from .factories import ActorFactory, EventFactory, TopicFactory, TrackFactory
 from .two_factor import log_in_verified

@@ -1,15 +1,12 @@
-"""A read-only JSON API for integrators, and an Atom feed of recent changes."""
+"""A read-only JSON API for integrators: published events, filtered and paged."""
 
 import datetime as dt
 
 from django.conf import settings
-from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.core.paginator import EmptyPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse, QueryDict
 from django.urls import reverse
-from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.http import require_safe
 
 from . import timing
@@ -144,44 +141,3 @@ def event_item(request: HttpRequest, uid: str) -> JsonResponse:
     if event is None:
         raise Http404("No such event.")
     return json_response(event_json(event))
-
-
-class TextSummaryAtomFeed(Atom1Feed):
-    """Atom feed whose entry summaries are plain text, as the record's summaries are."""
-
-    def add_item_elements(self, handler, item) -> None:
-        # Django sends summaries as type="html": a reader would render markup an editor typed.
-        super().add_item_elements(handler, {**item, "description": None})
-        if item["description"] is not None:
-            handler.addQuickElement("summary", item["description"], {"type": "text"})
-
-
-class ChangesFeed(SyndicationFeed):
-    """Atom feed of the most recently added or changed published events."""
-
-    feed_type = TextSummaryAtomFeed
-    title = "Kazakhstan–Russia timeline: recent changes"
-    subtitle = "Events added or changed, newest first."
-
-    def link(self) -> str:
-        return reverse("timeline:index")
-
-    def items(self) -> QuerySet[Event]:
-        return Event.objects.published().select_related("place").order_by("-updated_at")[:50]
-
-    def item_title(self, item: Event) -> str:
-        return f"{item.title} ({item.when})"
-
-    def item_description(self, item: Event) -> str:
-        return item.summary or item.description[:500]
-
-    def item_guid(self, item: Event) -> str:
-        return f"urn:uuid:{item.uid}"
-
-    item_guid_is_permalink = False
-
-    def item_pubdate(self, item: Event) -> dt.datetime:
-        return item.created_at
-
-    def item_updateddate(self, item: Event) -> dt.datetime:
-        return item.updated_at

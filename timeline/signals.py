@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from . import feeds
+from .feeds import publishing as feeds
 from .models import Actor, Event, Place, PrivateFeed, Source, Topic, Track
 
 log = logging.getLogger(__name__)

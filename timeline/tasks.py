@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import feeds, heartbeat
+from . import heartbeat
+from .feeds import publishing as feeds
 from .notifications import dispatch, links, scheduling
 
 

@@ -2,7 +2,10 @@
 
 from django.urls import path
 
-from . import api, feed_views, subscription_views, views
+from . import api, views
+from .feeds import atom
+from .feeds import views as feed_views
+from .notifications import views as subscription_views
 
 app_name = "timeline"
 
@@ -24,6 +27,6 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", subscription_views.unsubscribe, name="unsubscribe"),
     path("api/events/", api.event_list, name="api-events"),
     path("api/events/<uuid:uid>/", api.event_item, name="api-event"),
-    path("feeds/changes.atom", api.ChangesFeed(), name="feed-changes"),
+    path("feeds/changes.atom", atom.ChangesFeed(), name="feed-changes"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -10,7 +10,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django_countries import countries
 
-from . import calendar_links, health, timing
+from . import health, timing
+from .feeds import calendar_links
 from .models import Actor, Event, Topic, Track
 from .queries import FILTERS, filtered_events
 

@@ -1,11 +1,11 @@
 """The timeline's models: the record, and what is published from it."""
 
+from .operations import Heartbeat
 from .publishing import EventFragment, Feed, FeedMembership, PrivateFeed
 from .record import (
     Actor,
     Event,
     EventQuerySet,
-    Heartbeat,
     Place,
     Precision,
     Source,

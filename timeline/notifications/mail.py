@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from .. import feeds, timing
+from .. import timing
+from ..feeds import publishing as feeds
 from ..models import Event, Notification
 from . import links
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from timeline.two_factor import BACKUP_CODE_COUNT, issue_backup_codes
+from timeline.security.two_factor import BACKUP_CODE_COUNT, issue_backup_codes
 
 
 class Command(BaseCommand):

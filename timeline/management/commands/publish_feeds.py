@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from timeline import feeds
+from timeline.feeds import publishing as feeds
 
 
 class Command(BaseCommand):

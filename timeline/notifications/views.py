@@ -19,12 +19,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import ratelimit
-from .client_ip import client_ip
+from ..models import Event, Notification, Subscriber
+from ..security import ratelimit
+from ..security.client_ip import client_ip
+from ..security.headers import csrf_protect_secret_link
+from . import links, scheduling
 from .forms import PreferencesForm, SubscribeForm, apply_follows
-from .models import Event, Notification, Subscriber
-from .notifications import links, scheduling
-from .security_headers import csrf_protect_secret_link
 
 # A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
 # this often, however often the form is sent: enough to recover a lost or expired link, too

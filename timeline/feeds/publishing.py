@@ -11,8 +11,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_countries import countries
 
-from . import feed_store, ical, timing
-from .models import (
+from .. import timing
+from ..models import (
     Actor,
     Event,
     EventFragment,
@@ -22,6 +22,8 @@ from .models import (
     Topic,
     Track,
 )
+from . import ical
+from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "2"

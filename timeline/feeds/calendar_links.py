@@ -3,8 +3,8 @@
 import datetime as dt
 from urllib.parse import urlencode
 
-from . import timing
-from .models import Event
+from .. import timing
+from ..models import Event
 
 
 def _dates(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime, bool]:

@@ -4,4 +4,4 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class TimelineAdminConfig(AdminConfig):
-    default_site = "timeline.admin_site.TimelineAdminSite"
+    default_site = "timeline.security.admin_site.TimelineAdminSite"

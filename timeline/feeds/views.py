@@ -11,8 +11,9 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
-from . import feed_store, feeds
-from .models import Feed, PrivateFeed
+from ..models import Feed, PrivateFeed
+from . import publishing as feeds
+from . import store as feed_store
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:

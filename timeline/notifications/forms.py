@@ -4,9 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django_countries import countries as all_countries
 
-from . import timing
-from .models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Subscription, Topic, Track
-from .text import EMAIL_MAX_LENGTH, validate_email_local_part
+from .. import timing
+from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Subscription, Topic, Track
+from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 
 NOTHING_FOLLOWED = (
     "Choose at least one thing to follow: a topic, a country, a person or organisation, "

@@ -1,0 +1,1 @@
+"""Calendar feeds: the pure iCalendar writer, publishing, storage, serving, calendar links."""

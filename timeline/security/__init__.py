@@ -1,0 +1,1 @@
+"""Keeping the site safe: the admin site and login, client addresses, rate limits, headers, logs."""
