@@ -47,6 +47,7 @@ test: install node_modules/.package-lock.json
 	bash bin/ensure-browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory audit
 	SECRET_KEY=test-only-not-secret DEBUG=0 $(PROD_LIKE_ENV) \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
