@@ -96,28 +96,13 @@ def _serve_feed(
 
 
 @require_safe
-def all_feed(request: HttpRequest) -> HttpResponse:
-    return _serve_feed(request, "all", "all.ics")
-
-
-@require_safe
-def topic_feed(request: HttpRequest, slug: str) -> HttpResponse:
-    return _serve_feed(request, f"topic:{slug}", f"{slug}.ics")
-
-
-@require_safe
-def country_feed(request: HttpRequest, code: str) -> HttpResponse:
-    return _serve_feed(request, f"country:{code.upper()}", f"{code.upper()}.ics")
-
-
-@require_safe
-def track_feed(request: HttpRequest, slug: str) -> HttpResponse:
-    return _serve_feed(request, f"track:{slug}", f"{slug}.ics")
-
-
-@require_safe
-def actor_feed(request: HttpRequest, slug: str) -> HttpResponse:
-    return _serve_feed(request, f"actor:{slug}", f"{slug}.ics")
+def public_feed(request: HttpRequest, kind: str, value: str = "") -> HttpResponse:
+    """Serve every event's feed (kind "all"), or one topic's, country's, track's or actor's."""
+    if kind == "all":
+        return _serve_feed(request, "all", "all.ics")
+    if kind == "country":
+        value = value.upper()
+    return _serve_feed(request, f"{kind}:{value}", f"{value}.ics")
 
 
 @require_safe
