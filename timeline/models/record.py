@@ -96,7 +96,20 @@ class LabelQuerySet(models.QuerySet):
         return self.filter(pk__in=carried)
 
 
-class Actor(models.Model):
+class Label(models.Model):
+    """What events are tagged with (actors, topics, tracks), listed to readers by name."""
+
+    objects = LabelQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return str(getattr(self, "name", ""))
+
+
+class Actor(Label):
     class Kind(models.TextChoices):
         PERSON = "person", "Person"
         ORGANISATION = "organisation", "Organisation"
@@ -107,44 +120,23 @@ class Actor(models.Model):
     role = OneLineField(max_length=300, blank=True)
     country = CountryField(blank=True)
 
-    objects = LabelQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name"]
-
     def __str__(self) -> str:
         return f"{self.name} ({self.role})" if self.role else self.name
 
 
-class Topic(models.Model):
+class Topic(Label):
     name = OneLineField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = LongTextField(blank=True)
 
-    objects = LabelQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Track(models.Model):
+class Track(Label):
     """A long project whose milestones are followed against their baseline dates."""
 
     name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     description = LongTextField(blank=True)
     countries = CountryField(multiple=True, blank=True)
-
-    objects = LabelQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class EventQuerySet(models.QuerySet):
