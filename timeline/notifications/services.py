@@ -35,6 +35,8 @@ class NotConfirmed(Exception):
 
 
 class Confirmation(enum.Enum):
+    """What confirming did, so the page can say it."""
+
     CONFIRMED = "confirmed"  # now (or back after leaving): reminders start
     ALREADY = "already"  # confirmed and subscribed before: nothing changed
 
