@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from timeline.models import Notification, Subscriber, SubscriberLink, Subscription
 from timeline.notifications import dispatch, links, scheduling
-from timeline.notifications import views as subscription_views
 from timeline.notifications.forms import NO_LEAD_TIME, NOTHING_FOLLOWED
+from timeline.notifications.services import RESEND_CONFIRMATION_AFTER
 
 from .factories import ActorFactory, EventFactory, TopicFactory, TrackFactory
 from .two_factor import log_in_verified
@@ -351,7 +351,7 @@ def test_signing_up_again_later_sends_a_new_link(client, smtp):
     dispatch.dispatch_due()
     assert len(smtp.to("lost@example.com")) == 1
 
-    later = timezone.now() - subscription_views.RESEND_CONFIRMATION_AFTER
+    later = timezone.now() - RESEND_CONFIRMATION_AFTER
     Notification.objects.filter(kind=Kind.CONFIRMATION).update(created_at=later)
     signup(client, "lost@example.com", topics=[topic.pk])
     dispatch.dispatch_due()

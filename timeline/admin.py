@@ -1,7 +1,5 @@
 """The editors' admin: the record with filters, search, actions, history and undo."""
 
-from functools import partial
-
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -30,7 +28,7 @@ from .models import (
     allowed_published,
     may_publish,
 )
-from .notifications import scheduling
+from .notifications import services
 
 # Where revision_view and recover_view keep, for the request, the published flags from before.
 PUBLISHED_BEFORE = "_timeline_published_before"
@@ -293,11 +291,6 @@ class FeedAdmin(admin.ModelAdmin):
 
 
 # --- Email subscribers and their outbox ---------------------------------------------------------
-def _sync_after_commit(subscriber_ids) -> None:
-    for subscriber_id in subscriber_ids:
-        transaction.on_commit(partial(scheduling.sync_subscriber, subscriber_id))
-
-
 class SubscriptionInline(admin.TabularInline):
     model = Subscription
     extra = 0
@@ -333,34 +326,26 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        _sync_after_commit([form.instance.pk])
-
-    def _set_paused(self, request: HttpRequest, queryset: QuerySet, value: bool) -> None:
-        subscribers = [subscriber for subscriber in queryset if subscriber.paused != value]
-        for subscriber in subscribers:
-            subscriber.paused = value
-            subscriber.save(update_fields=["paused"])
-        _sync_after_commit(queryset.values_list("pk", flat=True))
-        verb = "Paused" if value else "Resumed"
-        self.message_user(request, f"{verb} {len(subscribers)} subscriber(s).", messages.SUCCESS)
+        services.queue_sync(subscriber_id=form.instance.pk)
 
     @admin.action(description="Pause mail to the selected subscribers", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, True)
+        paused = services.pause(subscriber_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Paused {paused} subscriber(s).", messages.SUCCESS)
 
     @admin.action(description="Resume mail to the selected subscribers", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_paused(request, queryset, False)
+        resumed = services.resume(subscriber_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Resumed {resumed} subscriber(s).", messages.SUCCESS)
 
     @admin.action(
         description="Revoke the links in every email sent to the selected subscribers",
         permissions=["change"],
     )
     def revoke_links(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for subscriber in queryset:
-            subscriber.revoke_links()
+        revoked = services.revoke_links(subscriber_ids=queryset.values_list("pk", flat=True))
         self.message_user(
-            request, f"Revoked the links of {len(queryset)} subscriber(s).", messages.SUCCESS
+            request, f"Revoked the links of {revoked} subscriber(s).", messages.SUCCESS
         )
 
 

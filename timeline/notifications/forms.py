@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django_countries import countries as all_countries
 
 from .. import timing
-from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Subscription, Topic, Track
+from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Topic, Track
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 
 NOTHING_FOLLOWED = (
@@ -167,27 +167,3 @@ class PreferencesForm(FollowForm):
                 f"{NOTHING_FOLLOWED} To stop all mail, use “Leave” below instead.",
                 code="nothing_followed",
             ) from None
-
-
-def follow_key(follow: Subscription) -> tuple[str, object]:
-    """Return the (field, value) pair a stored follow stands for (as FollowForm.follows)."""
-    for field in ("topic_id", "actor_id", "track_id", "event_id"):
-        if getattr(follow, field):
-            return field, getattr(follow, field)
-    return "country", follow.country.code
-
-
-def apply_follows(subscriber: Subscriber, wanted: set[tuple[str, object]]) -> None:
-    """Make the subscriber follow exactly *wanted*: drop the rest, add what is missing."""
-    kept: set[tuple[str, object]] = set()
-    dropped = []
-    for follow in subscriber.follows.all():
-        key = follow_key(follow)
-        if key in wanted and key not in kept:
-            kept.add(key)
-        else:
-            dropped.append(follow.pk)
-    Subscription.objects.filter(pk__in=dropped).delete()
-    Subscription.objects.bulk_create(
-        [Subscription(subscriber=subscriber, **{field: value}) for field, value in wanted - kept]
-    )

@@ -4,32 +4,24 @@ Every page reached by a secret link answers the same neutral 404 for a forged, e
 revoked token, and the sign-up answers the same way whether or not the address is known.
 """
 
-import datetime as dt
-from functools import partial
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.base_user import BaseUserManager
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..models import Event, Notification, Subscriber
+from ..models import Event, Subscriber
 from ..security import ratelimit
 from ..security.client_ip import client_ip
 from ..security.headers import csrf_protect_secret_link
-from . import links, scheduling
-from .forms import PreferencesForm, SubscribeForm, apply_follows
-
-# A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
-# this often, however often the form is sent: enough to recover a lost or expired link, too
-# rarely to flood someone's inbox with sign-ups they never asked for.
-RESEND_CONFIRMATION_AFTER = dt.timedelta(minutes=15)
+from . import links, services
+from .forms import PreferencesForm, SubscribeForm
 
 
 def _invalid_link(request: HttpRequest) -> HttpResponse:
@@ -37,17 +29,19 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
     return render(request, "timeline/subscription_invalid.html", status=404)
 
 
-def _sync_after_commit(subscriber: Subscriber) -> None:
-    transaction.on_commit(partial(scheduling.sync_subscriber, subscriber.pk))
+def _revoked_is_invalid(
+    view: Callable[[HttpRequest, str], HttpResponse],
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """Answer a link revoked while its request ran as any other bad link."""
 
+    @wraps(view)
+    def answer(request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            return view(request, token)
+        except services.LinkRevoked:
+            return _invalid_link(request)
 
-def _locked(subscriber: Subscriber) -> Subscriber | None:
-    """Return the subscriber locked for update, unless its links were revoked meanwhile."""
-    return (
-        Subscriber.objects.select_for_update()
-        .filter(pk=subscriber.pk, link_nonce=subscriber.link_nonce)
-        .first()
-    )
+    return answer
 
 
 # --- sign up -----------------------------------------------------------------------------------
@@ -60,7 +54,12 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             return ratelimit.too_many(request, wait)
         form = SubscribeForm(request.POST)
         if form.is_valid():
-            _sign_up(form)
+            services.sign_up(
+                email=form.cleaned_data["email"],
+                follows=form.follows(),
+                lead_times=form.chosen_lead_times(),
+                zone=form.cleaned_data["timezone"],
+            )
             return redirect("timeline:subscribe-sent")
     else:
         slug = request.GET.get("event", "")
@@ -75,56 +74,11 @@ def subscribe_sent(request: HttpRequest) -> HttpResponse:
     return render(request, "timeline/subscribe_sent.html")
 
 
-@transaction.atomic
-def _sign_up(form: SubscribeForm) -> None:
-    """Record a sign-up; what happens depends on the address, what the visitor sees does not.
-
-    - A new address: an unconfirmed subscriber with these choices, and a confirmation mail.
-    - An address not confirmed yet (or one that left): these choices replace the earlier ones
-      (nothing is sent to it but the confirmation), and the confirmation is queued again.
-    - A confirmed address still subscribed (paused or not): nothing changes, nothing is sent,
-      so no one can change what someone else follows by typing their address.
-    """
-    now = timezone.now()
-    email = BaseUserManager.normalize_email(form.cleaned_data["email"])
-    subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
-    if subscriber is None:
-        try:
-            with transaction.atomic():
-                subscriber = Subscriber.objects.create(email=email)
-        except IntegrityError:  # the same address signed up at the same moment
-            subscriber = Subscriber.objects.select_for_update().get(email__iexact=email)
-    if subscriber.confirmed_at and not subscriber.unsubscribed_at:
-        return
-    # Not confirmed yet, or they left and now ask to come back: (re)confirm the address.
-    subscriber.confirmed_at = None
-    subscriber.lead_times = form.chosen_lead_times()
-    subscriber.timezone = form.cleaned_data["timezone"]
-    subscriber.save(update_fields=["confirmed_at", "lead_times", "timezone"])
-    apply_follows(subscriber, form.follows())
-    _request_confirmation(subscriber, now)
-
-
-def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
-    """Queue the confirmation; with a new link if the last one went out a while ago."""
-    last = Notification.objects.filter(
-        subscriber=subscriber,
-        event=None,
-        kind=Notification.Kind.CONFIRMATION,
-        key=f"confirm@{subscriber.link_nonce}",
-    ).first()
-    done = (Notification.State.SENT, Notification.State.FAILED, Notification.State.SKIPPED)
-    resend_from = now - RESEND_CONFIRMATION_AFTER
-    if last is not None and last.state in done and last.created_at <= resend_from:
-        # The same nonce would give back the row already sent: a new one revokes the old link.
-        subscriber.revoke_links()
-    scheduling.request_confirmation(subscriber, now)
-
-
 # --- secret links ------------------------------------------------------------------------------
 @csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@_revoked_is_invalid
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """Show what a confirmation link confirms (GET); confirm it and start reminders (POST).
 
@@ -144,16 +98,9 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             "timeline/subscription_confirm.html",
             {"subscriber": subscriber, "follows": follows},
         )
-    with transaction.atomic():
-        subscriber = _locked(subscriber)
-        if subscriber is None:
-            return _invalid_link(request)
-        if subscriber.confirmed_at and not subscriber.unsubscribed_at:
-            return redirect(_manage_path(subscriber))
-        subscriber.confirmed_at = subscriber.confirmed_at or timezone.now()
-        subscriber.unsubscribed_at = None
-        subscriber.save(update_fields=["confirmed_at", "unsubscribed_at"])
-        _sync_after_commit(subscriber)
+    outcome, subscriber = services.confirm(subscriber=subscriber)
+    if outcome is services.Confirmation.ALREADY:
+        return redirect(_manage_path(subscriber))
     return render(
         request,
         "timeline/subscription_confirmed.html",
@@ -165,22 +112,10 @@ def _manage_path(subscriber: Subscriber) -> str:
     return reverse("timeline:subscription", args=[links.token_for(subscriber, links.MANAGE_SALT)])
 
 
-def _set_unsubscribed(subscriber: Subscriber, left: bool) -> Subscriber | None:
-    """Unsubscribe (or come back), and bring the outbox in line after the commit."""
-    with transaction.atomic():
-        subscriber = _locked(subscriber)
-        if subscriber is None:
-            return None
-        if bool(subscriber.unsubscribed_at) != left:
-            subscriber.unsubscribed_at = timezone.now() if left else None
-            subscriber.save(update_fields=["unsubscribed_at"])
-        _sync_after_commit(subscriber)
-    return subscriber
-
-
 @csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@_revoked_is_invalid
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     """Change what one follows, when reminders come and in which zone; or leave."""
     subscriber = links.subscriber_from(token, links.MANAGE_SALT)
@@ -194,10 +129,13 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             return _renew_links(request, subscriber)
         if "leave" in request.POST or "rejoin" in request.POST:
             left = "leave" in request.POST
-            if not left and not subscriber.confirmed_at:
-                return redirect(request.path)  # only a confirmed address can come back
-            if _set_unsubscribed(subscriber, left) is None:
-                return _invalid_link(request)
+            try:
+                if left:
+                    services.leave(subscriber=subscriber)
+                else:
+                    services.rejoin(subscriber=subscriber)
+            except services.NotConfirmed:
+                return redirect(request.path)
             messages.success(
                 request,
                 "You have left: we will send you nothing more."
@@ -207,15 +145,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             return redirect(request.path)
         form = PreferencesForm(subscriber, request.POST)
         if form.is_valid():
-            with transaction.atomic():
-                locked = _locked(subscriber)
-                if locked is None:
-                    return _invalid_link(request)
-                locked.lead_times = form.chosen_lead_times()
-                locked.timezone = form.cleaned_data["timezone"]
-                locked.save(update_fields=["lead_times", "timezone"])
-                apply_follows(locked, form.follows())
-                _sync_after_commit(locked)
+            services.set_preferences(
+                subscriber=subscriber,
+                follows=form.follows(),
+                lead_times=form.chosen_lead_times(),
+                zone=form.cleaned_data["timezone"],
+            )
             messages.success(request, "Your choices are saved.")
             return redirect(request.path)
     return render(
@@ -225,11 +160,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     """Revoke every link sent so far and move to this page's new address."""
-    with transaction.atomic():
-        subscriber = _locked(subscriber)
-        if subscriber is None:
-            return _invalid_link(request)
-        subscriber.revoke_links()
+    subscriber = services.renew_links(subscriber=subscriber)
     messages.success(
         request,
         "Done: the links in earlier emails no longer work. This page has a new address; "
@@ -241,6 +172,7 @@ def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without cookies or a CSRF token
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@_revoked_is_invalid
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET asks (link scanners must not unsubscribe anyone); POST unsubscribes at once."""
     subscriber = links.subscriber_from(token, links.MANAGE_SALT)
@@ -251,9 +183,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     limits = ("unsubscribe-client", "unsubscribe-address")
     if wait := ratelimit.check(request, *limits, subscriber.email):
         return ratelimit.too_many(request, wait)
-    subscriber = _set_unsubscribed(subscriber, left=True)
-    if subscriber is None:
-        return _invalid_link(request)
+    subscriber = services.leave(subscriber=subscriber)
     return render(
         request,
         "timeline/unsubscribed.html",
