@@ -168,14 +168,14 @@ def _manage_path(subscriber: Subscriber) -> str:
 def _set_unsubscribed(subscriber: Subscriber, left: bool) -> Subscriber | None:
     """Unsubscribe (or come back), and bring the outbox in line after the commit."""
     with transaction.atomic():
-        subscriber = _locked(subscriber)
-        if subscriber is None:
+        locked = _locked(subscriber)
+        if locked is None:
             return None
-        if bool(subscriber.unsubscribed_at) != left:
-            subscriber.unsubscribed_at = timezone.now() if left else None
-            subscriber.save(update_fields=["unsubscribed_at"])
-        _sync_after_commit(subscriber)
-    return subscriber
+        if bool(locked.unsubscribed_at) != left:
+            locked.unsubscribed_at = timezone.now() if left else None
+            locked.save(update_fields=["unsubscribed_at"])
+        _sync_after_commit(locked)
+    return locked
 
 
 @csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
@@ -226,16 +226,16 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     """Revoke every link sent so far and move to this page's new address."""
     with transaction.atomic():
-        subscriber = _locked(subscriber)
-        if subscriber is None:
+        locked = _locked(subscriber)
+        if locked is None:
             return _invalid_link(request)
-        subscriber.revoke_links()
+        locked.revoke_links()
     messages.success(
         request,
         "Done: the links in earlier emails no longer work. This page has a new address; "
         "bookmark it, or use the links in our next email.",
     )
-    return redirect(_manage_path(subscriber))
+    return redirect(_manage_path(locked))
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without cookies or a CSRF token
