@@ -316,7 +316,7 @@ class Event(models.Model):
         """Return the event's zone: its own, else its place's, else UTC."""
         if self.timezone:
             return self.timezone
-        if self.place is not None and self.place.timezone:
+        if self.place_id and self.place is not None and self.place.timezone:
             return self.place.timezone
         return "UTC"
 
@@ -400,7 +400,9 @@ class Event(models.Model):
         placeable = all(timing.in_range(day) for day in dates if day)
         if not errors and placeable and self.start_date:
             self._normalise()
-            zone_name = self.timezone or (self.place.timezone if self.place is not None else "")
+            zone_name = self.timezone or (
+                self.place.timezone if self.place_id and self.place is not None else ""
+            )
             if self.precision == Precision.MINUTE and not zone_name:
                 add("timezone", "An event with an exact time needs a time zone or a place.")
             elif not zone_name or timing.is_iana_zone(zone_name):
