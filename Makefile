@@ -14,7 +14,7 @@ PROD_LIKE_ENV := EMAIL_URL=smtp://127.0.0.1:1 SITE_URL=https://timeline.test
 
 FAULTS_ARGS ?=
 
-.PHONY: run test audit faults bench bench-dispatch bench-tokens lint format install services clean
+.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens lint format install services clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,18 @@ test: install node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(MAKE) --no-print-directory typecheck
 	$(MAKE) --no-print-directory audit
 	SECRET_KEY=test-only-not-secret DEBUG=0 $(PROD_LIKE_ENV) \
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## typecheck: mypy, strict on timeline/ and config/ (settings in pyproject.toml [tool.mypy]);
+## the Django plugin imports the settings, so it gets the same production-like environment
+typecheck: install
+	SECRET_KEY=test-only-not-secret DEBUG=0 $(PROD_LIKE_ENV) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	$(BIN)/mypy
 
 ## audit: static security scan of our code (bandit) and known vulnerabilities in the installed
 ## packages (pip-audit: fails on one; only warns, loudly, if its database cannot be reached)

@@ -6,6 +6,7 @@ import zoneinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,6 +14,9 @@ from timeline.security.client_ip import parse_networks as _validate_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = BASE_DIR / ".run"
+
+# Admin and form classes written with type parameters (ModelAdmin[Event]) need them at run time.
+django_stubs_ext.monkeypatch()
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
@@ -41,7 +45,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Links in mail and feeds (RFC 8058 one-click unsubscribe among them) start with it: https only.
-SITE_URL = env("SITE_URL", default="http://localhost:8000" if DEBUG else "").rstrip("/")
+SITE_URL: str = env("SITE_URL", default="http://localhost:8000" if DEBUG else "").rstrip("/")
 if not DEBUG and (urlsplit(SITE_URL).scheme != "https" or not urlsplit(SITE_URL).hostname):
     raise ImproperlyConfigured(
         f"SITE_URL is {SITE_URL or 'not set'!r}. With DEBUG off it is required and must be the "
@@ -278,7 +282,7 @@ CACHES = {
 }
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

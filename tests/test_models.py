@@ -185,6 +185,7 @@ def test_duplicate_is_an_unpublished_copy_with_its_sources():
 def test_naive_datetime_never_reaches_the_database():
     event = EventFactory()
     with pytest.raises(RuntimeWarning, match="naive datetime"), transaction.atomic():
-        Event.objects.filter(pk=event.pk).update(start_utc=dt.datetime(2025, 1, 1))
+        # Naive on purpose: the guard under test refuses exactly this.
+        Event.objects.filter(pk=event.pk).update(start_utc=dt.datetime(2025, 1, 1))  # noqa: DTZ001
     event.refresh_from_db()
     assert event.start_utc == dt.datetime(2025, 11, 10, 19, 0, tzinfo=dt.UTC)

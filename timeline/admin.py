@@ -1,5 +1,8 @@
 """The editors' admin: the record with filters, search, actions, history and undo."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -34,7 +37,7 @@ from .notifications import services
 PUBLISHED_BEFORE = "_timeline_published_before"
 
 
-class SourceInline(admin.TabularInline):
+class SourceInline(admin.TabularInline[Source, Event]):
     model = Source
     extra = 1
     fields = ("url", "title", "publisher", "published_on", "quote")
@@ -42,7 +45,7 @@ class SourceInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(VersionAdmin):
+class EventAdmin(VersionAdmin[Event]):
     list_display = ("title", "local_start", "precision", "kind", "status", "published")
     list_filter = (
         "status",
@@ -96,14 +99,14 @@ class EventAdmin(VersionAdmin):
         request: HttpRequest,
         object_id: str,
         version_id: str,
-        extra_context: dict | None = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         with transaction.atomic():
             self._hold_published(request, version_id)
             return super().revision_view(request, object_id, version_id, extra_context)
 
     def recover_view(
-        self, request: HttpRequest, version_id: str, extra_context: dict | None = None
+        self, request: HttpRequest, version_id: str, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         with transaction.atomic():
             self._hold_published(request, version_id)
@@ -130,7 +133,7 @@ class EventAdmin(VersionAdmin):
         request: HttpRequest,
         object_id: str | None = None,
         form_url: str = "",
-        extra_context: dict | None = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         held = getattr(request, PUBLISHED_BEFORE, None)
         if held:
@@ -143,13 +146,15 @@ class EventAdmin(VersionAdmin):
                     Event.objects.filter(pk=pk).update(published=allowed)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request: HttpRequest, obj: Event, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Event, form: forms.ModelForm[Event], change: bool
+    ) -> None:
         before = self._published_before(request, obj)
         obj.published = allowed_published(request.user, before=before, wanted=obj.published)
         super().save_model(request, obj, form, change)
 
     def _published_before(self, request: HttpRequest, obj: Event) -> bool:
-        held = getattr(request, PUBLISHED_BEFORE, None) or {}
+        held: dict[int, bool] = getattr(request, PUBLISHED_BEFORE, None) or {}
         if obj.pk in held:
             return held[obj.pk]
         if obj.pk is None:
@@ -157,13 +162,15 @@ class EventAdmin(VersionAdmin):
         stored = Event.objects.select_for_update().filter(pk=obj.pk)
         return bool(stored.values_list("published", flat=True).first())
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Event | None = None) -> tuple:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Event | None = None
+    ) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
         if not self.has_publish_permission(request):
             fields += ("published",)
         return fields
 
-    def _set_published(self, request: HttpRequest, queryset: QuerySet, value: bool) -> None:
+    def _set_published(self, request: HttpRequest, queryset: QuerySet[Event], value: bool) -> None:
         events = [event for event in queryset if event.published != value]
         for event in events:
             event.published = value
@@ -172,15 +179,15 @@ class EventAdmin(VersionAdmin):
         self.message_user(request, f"{verb} {len(events)} event(s).", messages.SUCCESS)
 
     @admin.action(description="Publish selected events", permissions=["publish"])
-    def publish(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def publish(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         self._set_published(request, queryset, True)
 
     @admin.action(description="Unpublish selected events", permissions=["publish"])
-    def unpublish(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         self._set_published(request, queryset, False)
 
     @admin.action(description="Mark selected events cancelled", permissions=["change"])
-    def mark_cancelled(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def mark_cancelled(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         events = [event for event in queryset if event.status != Event.Status.CANCELLED]
         for event in events:
             event.status = Event.Status.CANCELLED
@@ -188,13 +195,13 @@ class EventAdmin(VersionAdmin):
         self.message_user(request, f"Cancelled {len(events)} event(s).", messages.SUCCESS)
 
     @admin.action(description="Duplicate selected events as drafts", permissions=["add"])
-    def duplicate(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def duplicate(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         copies = [event.duplicate() for event in queryset]
         self.message_user(request, f"Created {len(copies)} draft copy(ies).", messages.SUCCESS)
 
 
 @admin.register(Place)
-class PlaceAdmin(VersionAdmin):
+class PlaceAdmin(VersionAdmin[Place]):
     list_display = ("name", "country", "timezone")
     list_filter = ("country",)
     search_fields = ("name",)
@@ -202,7 +209,7 @@ class PlaceAdmin(VersionAdmin):
 
 
 @admin.register(Actor)
-class ActorAdmin(VersionAdmin):
+class ActorAdmin(VersionAdmin[Actor]):
     list_display = ("name", "kind", "role", "country")
     list_filter = ("kind", "country")
     search_fields = ("name", "role")
@@ -210,21 +217,21 @@ class ActorAdmin(VersionAdmin):
 
 
 @admin.register(Topic)
-class TopicAdmin(VersionAdmin):
+class TopicAdmin(VersionAdmin[Topic]):
     list_display = ("name", "slug")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Track)
-class TrackAdmin(VersionAdmin):
+class TrackAdmin(VersionAdmin[Track]):
     list_display = ("name", "slug")
     search_fields = ("name",)
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(admin.ModelAdmin[Heartbeat]):
     list_display = ("name", "beat_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -235,7 +242,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 
 @admin.register(PrivateFeed)
-class PrivateFeedAdmin(admin.ModelAdmin):
+class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
     list_display = ("name", "is_active", "created_at", "token_issued_at")
     list_filter = ("is_active",)
     search_fields = ("name",)
@@ -255,21 +262,27 @@ class PrivateFeedAdmin(admin.ModelAdmin):
             messages.WARNING,
         )
 
-    def save_model(self, request: HttpRequest, obj: PrivateFeed, form, change: bool) -> None:
+    def save_model(
+        self,
+        request: HttpRequest,
+        obj: PrivateFeed,
+        form: forms.ModelForm[PrivateFeed],
+        change: bool,
+    ) -> None:
         token = None if change else obj.issue_token()
         super().save_model(request, obj, form, change)
         if token:
             self._announce(request, obj, token)
 
     @admin.action(description="Issue a new secret link (the old one stops working)")
-    def rotate_token(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def rotate_token(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
             token = feed.issue_token()
             feed.save(update_fields=["token_hash", "token_issued_at"])
             self._announce(request, feed, token)
 
     @admin.action(description="Revoke: the secret link stops working")
-    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
             feed.is_active = False
             feed.save(update_fields=["is_active"])
@@ -277,7 +290,7 @@ class PrivateFeedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feed)
-class FeedAdmin(admin.ModelAdmin):
+class FeedAdmin(admin.ModelAdmin[Feed]):
     list_display = ("key", "event_count", "etag", "last_modified", "published_at")
     search_fields = ("key",)
     fields = ("key", "event_count", "etag", "last_modified", "published_at")
@@ -291,7 +304,7 @@ class FeedAdmin(admin.ModelAdmin):
 
 
 # --- Email subscribers and their outbox ---------------------------------------------------------
-class SubscriptionInline(admin.TabularInline):
+class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
     model = Subscription
     extra = 0
     fields = ("topic", "country", "actor", "track", "event")
@@ -301,7 +314,7 @@ class SubscriptionInline(admin.TabularInline):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     list_display = ("email", "confirmed_at", "paused", "unsubscribed_at", "timezone")
     list_filter = (
         "paused",
@@ -324,17 +337,23 @@ class SubscriberAdmin(admin.ModelAdmin):
     inlines = [SubscriptionInline]
     actions = ["pause", "resume", "revoke_links"]
 
-    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm[Subscriber],
+        formsets: Any,
+        change: bool,
+    ) -> None:
         super().save_related(request, form, formsets, change)
         services.queue_sync(subscriber_id=form.instance.pk)
 
     @admin.action(description="Pause mail to the selected subscribers", permissions=["change"])
-    def pause(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def pause(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         paused = services.pause(subscriber_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Paused {paused} subscriber(s).", messages.SUCCESS)
 
     @admin.action(description="Resume mail to the selected subscribers", permissions=["change"])
-    def resume(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def resume(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         resumed = services.resume(subscriber_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, f"Resumed {resumed} subscriber(s).", messages.SUCCESS)
 
@@ -342,7 +361,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         description="Revoke the links in every email sent to the selected subscribers",
         permissions=["change"],
     )
-    def revoke_links(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         revoked = services.revoke_links(subscriber_ids=queryset.values_list("pk", flat=True))
         self.message_user(
             request, f"Revoked the links of {revoked} subscriber(s).", messages.SUCCESS
@@ -350,7 +369,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(admin.ModelAdmin[Notification]):
     list_display = (
         "subscriber",
         "event",
@@ -399,7 +418,7 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(
         description="Retry failed: send the selected failed rows again now", permissions=["change"]
     )
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         count = queryset.filter(state=Notification.State.FAILED).update(
             state=Notification.State.PENDING, due_at=timezone.now(), claimed_until=None
         )

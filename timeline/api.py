@@ -1,6 +1,7 @@
 """A read-only JSON API for integrators: published events, filtered and paged."""
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
@@ -24,11 +25,11 @@ class MarkupSafeEncoder(DjangoJSONEncoder):
     browser is tricked into sniffing the response as HTML.
     """
 
-    def encode(self, o) -> str:
+    def encode(self, o: Any) -> str:
         return super().encode(o).translate(HTML_SPECIALS)
 
 
-def json_response(data: dict, status: int = 200) -> JsonResponse:
+def json_response(data: dict[str, Any], status: int = 200) -> JsonResponse:
     """Return *data* as JSON, readable UTF-8, with markup characters escaped."""
     return JsonResponse(
         data, status=status, encoder=MarkupSafeEncoder, json_dumps_params={"ensure_ascii": False}
@@ -41,7 +42,7 @@ def _local_iso(event: Event, moment: dt.datetime | None, day: dt.date | None) ->
     return day.isoformat() if day else None
 
 
-def event_json(event: Event) -> dict:
+def event_json(event: Event) -> dict[str, Any]:
     """Return an event as the API shows it: local times with offsets, UTC, precision spelled out."""
     place = event.place
     last_day = event.end_date if event.precision == timing.DAY else None

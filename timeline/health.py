@@ -1,5 +1,7 @@
 """Checks behind /healthz: can we reach the database and the broker, and is a worker alive."""
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Max
 
@@ -29,7 +31,7 @@ def check_broker() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
-def report() -> dict:
+def report() -> dict[str, Any]:
     """Return the health report: each check, the last worker, dispatcher and publish times."""
     database = check_database()
     worker = dispatcher = last_publish = None

@@ -1,10 +1,13 @@
 """Which published events a reader asked for: the filters shared by the timeline and the API."""
 
+from collections.abc import Callable
+
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 
 from .models import Event
 
-FILTERS = {
+FILTERS: dict[str, Callable[[str], Q]] = {
     "topic": lambda value: Q(topics__slug=value),
     "country": lambda value: Q(countries__contains=value.upper()),
     "actor": lambda value: Q(participants__slug=value),
@@ -13,7 +16,7 @@ FILTERS = {
 }
 
 
-def filtered_events(params) -> QuerySet[Event]:
+def filtered_events(params: QueryDict) -> QuerySet[Event]:
     """Return published events matching every filter given (topic, country, actor, track, kind)."""
     selection = Q()
     for name, condition in FILTERS.items():

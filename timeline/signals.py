@@ -6,7 +6,9 @@ changes and queues one task per transaction.
 
 import logging
 import threading
+from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 _pending = threading.local()
 
 
-def queue_publish(event_ids=(), keys=()) -> None:
+def queue_publish(event_ids: Iterable[int] = (), keys: Iterable[str] = ()) -> None:
     """Collect what to publish; send one task when the outermost transaction commits."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -35,7 +37,7 @@ def queue_publish(event_ids=(), keys=()) -> None:
     batch["keys"].update(keys)
 
 
-def _send(batch: dict) -> None:
+def _send(batch: dict[str, Any]) -> None:
     from .tasks import publish_changes
 
     if getattr(_pending, "batch", None) is batch:
@@ -48,13 +50,15 @@ def _send(batch: dict) -> None:
 
 
 @receiver(post_save, sender=Event)
-def _event_saved(sender, instance: Event, raw: bool, **kwargs) -> None:
+def _event_saved(sender: type[Event], instance: Event, raw: bool, **kwargs: Any) -> None:
     queue_publish(event_ids=[instance.pk])
 
 
 @receiver(m2m_changed, sender=Event.topics.through)
 @receiver(m2m_changed, sender=Event.participants.through)
-def _event_links_changed(sender, instance, action: str, reverse: bool, pk_set, **kwargs) -> None:
+def _event_links_changed(
+    sender: type, instance: Any, action: str, reverse: bool, pk_set: set[int] | None, **kwargs: Any
+) -> None:
     if not action.startswith("post_"):
         return
     if reverse:
@@ -64,14 +68,16 @@ def _event_links_changed(sender, instance, action: str, reverse: bool, pk_set, *
 
 
 @receiver(pre_delete, sender=Event)
-def _event_deleting(sender, instance: Event, **kwargs) -> None:
+def _event_deleting(sender: type[Event], instance: Event, **kwargs: Any) -> None:
     # Its memberships vanish with it, so note its feeds now.
     queue_publish(keys=feeds.keys_for_events([instance.pk]))
 
 
 @receiver(post_save, sender=Source)
 @receiver(post_delete, sender=Source)
-def _source_changed(sender, instance: Source, raw: bool = False, **kwargs) -> None:
+def _source_changed(
+    sender: type[Source], instance: Source, raw: bool = False, **kwargs: Any
+) -> None:
     if raw:
         # Fixture loads and reversion's reverts: the admin saves the event itself afterwards.
         queue_publish(event_ids=[instance.event_id])
@@ -84,7 +90,7 @@ def _source_changed(sender, instance: Source, raw: bool = False, **kwargs) -> No
 @receiver(post_save, sender=Actor)
 @receiver(post_save, sender=Topic)
 @receiver(post_save, sender=Track)
-def _related_saved(sender, instance, raw: bool, **kwargs) -> None:
+def _related_saved(sender: type, instance: Any, raw: bool, **kwargs: Any) -> None:
     if raw:
         return
     queue_publish(event_ids=feeds.touch_events(instance.events.all()), keys=_own_key(instance))
@@ -93,7 +99,7 @@ def _related_saved(sender, instance, raw: bool, **kwargs) -> None:
 @receiver(pre_delete, sender=Actor)
 @receiver(pre_delete, sender=Topic)
 @receiver(pre_delete, sender=Track)
-def _related_deleting(sender, instance, **kwargs) -> None:
+def _related_deleting(sender: type, instance: Any, **kwargs: Any) -> None:
     queue_publish(event_ids=feeds.touch_events(instance.events.all()), keys=_own_key(instance))
 
 
@@ -101,11 +107,11 @@ def _related_deleting(sender, instance, **kwargs) -> None:
 @receiver(m2m_changed, sender=PrivateFeed.topics.through)
 @receiver(m2m_changed, sender=PrivateFeed.tracks.through)
 @receiver(m2m_changed, sender=PrivateFeed.actors.through)
-def _private_feed_changed(sender, instance, **kwargs) -> None:
+def _private_feed_changed(sender: type, instance: object, **kwargs: Any) -> None:
     if isinstance(instance, PrivateFeed):
         queue_publish(keys=[instance.key])
 
 
-def _own_key(instance) -> list[str]:
+def _own_key(instance: Any) -> list[str]:
     prefix = {Topic: "topic", Track: "track", Actor: "actor"}.get(type(instance))
     return [f"{prefix}:{instance.slug}"] if prefix else []

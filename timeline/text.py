@@ -8,6 +8,8 @@ control characters (C0, DEL and C1) anywhere, except tab and newline in multi-li
 
 import re
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -52,7 +54,7 @@ def validate_no_multiline_controls(value: str) -> None:
     _refuse(MULTILINE_CONTROLS, value)
 
 
-def _refuse(pattern: re.Pattern, value: str) -> None:
+def _refuse(pattern: re.Pattern[str], value: str) -> None:
     found = pattern.search(value or "")
     if found:
         raise ValidationError(
@@ -78,24 +80,25 @@ def validate_email_local_part(value: str) -> None:
         )
 
 
-class OneLineField(models.CharField):
+class OneLineField(models.CharField[str, str]):
     """A CharField stored in NFC that refuses line breaks and control characters."""
 
     default_validators = [validate_single_line, validate_no_controls]
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         return normalise(value) if isinstance(value, str) else value
 
 
-class LongTextField(models.TextField):
+class LongTextField(models.TextField[str, str]):
     """A TextField stored in NFC with a length limit, refusing controls but tab and newline."""
 
-    def __init__(self, *args, max_length: int = TEXT_MAX_LENGTH, **kwargs) -> None:
-        super().__init__(*args, max_length=max_length, **kwargs)
+    def __init__(self, *args: Any, max_length: int = TEXT_MAX_LENGTH, **kwargs: Any) -> None:
+        kwargs["max_length"] = max_length
+        super().__init__(*args, **kwargs)
 
     @property
-    def validators(self) -> list:
+    def validators(self) -> list[Callable[[Any], None]]:
         # TextField leaves max_length to forms; enforce it here too, with words a person reads.
         limit = MaxLengthValidator(
             self.max_length,
@@ -103,6 +106,6 @@ class LongTextField(models.TextField):
         )
         return [*super().validators, limit, validate_no_multiline_controls]
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
         return normalise(value, multiline=True) if isinstance(value, str) else value

@@ -1,11 +1,13 @@
 """The Atom feed of recent changes, for feed readers."""
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.xmlutils import SimplerXMLGenerator
 
 from ..models import Event
 
@@ -13,14 +15,14 @@ from ..models import Event
 class TextSummaryAtomFeed(Atom1Feed):
     """Atom feed whose entry summaries are plain text, as the record's summaries are."""
 
-    def add_item_elements(self, handler, item) -> None:
+    def add_item_elements(self, handler: SimplerXMLGenerator, item: dict[str, Any]) -> None:
         # Django sends summaries as type="html": a reader would render markup an editor typed.
         super().add_item_elements(handler, {**item, "description": None})
         if item["description"] is not None:
             handler.addQuickElement("summary", item["description"], {"type": "text"})
 
 
-class ChangesFeed(SyndicationFeed):
+class ChangesFeed(SyndicationFeed[Event, None]):
     """Atom feed of the most recently added or changed published events."""
 
     feed_type = TextSummaryAtomFeed

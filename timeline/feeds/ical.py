@@ -10,6 +10,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import icalendar
 
@@ -68,7 +69,7 @@ class CalendarEvent:
     @property
     def zone_span(self) -> tuple[dt.date, dt.date]:
         """Return the first and last local dates the event touches."""
-        first = self.start if self.all_day else self.start.date()
+        first = self.start.date() if isinstance(self.start, dt.datetime) else self.start
         last = self.end or self.start
         return first, last.date() if isinstance(last, dt.datetime) else last
 
@@ -106,9 +107,10 @@ def render_event(event: CalendarEvent) -> bytes:
         # All-day DTEND is exclusive (RFC 5545 3.6.1): a visit on 11-12 Nov ends on 13 Nov.
         vevent["DTEND"] = when(event.end or event.start + dt.timedelta(days=1))
     else:
-        vevent["DTSTART"] = when(_unambiguous(event.start))
+        # Not all-day: both ends are datetimes.
+        vevent["DTSTART"] = when(_unambiguous(cast(dt.datetime, event.start)))
         if event.end is not None:
-            vevent["DTEND"] = when(_unambiguous(event.end))
+            vevent["DTEND"] = when(_unambiguous(cast(dt.datetime, event.end)))
     if event.location:
         vevent["LOCATION"] = text(clean_text(event.location))
     if event.geo:
@@ -120,7 +122,7 @@ def render_event(event: CalendarEvent) -> bytes:
         vevent["CATEGORIES"] = lines[0] if len(lines) == 1 else lines
     vevent["STATUS"] = text(event.status)
     vevent["TRANSP"] = text("TRANSPARENT")
-    return vevent.to_ical()
+    return cast(bytes, vevent.to_ical())
 
 
 def zones_of(events: Iterable[CalendarEvent]) -> dict[str, tuple[dt.date, dt.date]]:
@@ -161,9 +163,9 @@ def render_head(meta: CalendarMeta) -> bytes:
     calendar.add("x-published-ttl", icalendar.vDuration(meta.refresh))
     calendar.add("url", meta.url)
     calendar.add("source", meta.source, parameters={"VALUE": "URI"})
-    for name in sorted(meta.zones):
-        calendar.add_component(vtimezone(name, *meta.zones[name]))
-    return calendar.to_ical().removesuffix(END_CALENDAR)
+    for zone in sorted(meta.zones):
+        calendar.add_component(vtimezone(zone, *meta.zones[zone]))
+    return cast(bytes, calendar.to_ical()).removesuffix(END_CALENDAR)
 
 
 def render(meta: CalendarMeta, events: Sequence[CalendarEvent]) -> bytes:
@@ -199,8 +201,12 @@ def vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
     return timezone
 
 
+# (is_dst, offset_from, offset_to, abbreviation, onsets)
+_Observance = tuple[bool, dt.timedelta, dt.timedelta, str, list[dt.datetime]]
+
+
 @functools.lru_cache(maxsize=512)
-def _observances(name: str, first_year: int, last_year: int) -> tuple:
+def _observances(name: str, first_year: int, last_year: int) -> tuple[_Observance, ...]:
     """Return (is_dst, offset_from, offset_to, abbreviation, onsets) groups for a span of years."""
     tz = zoneinfo.ZoneInfo(name)
     second = int(dt.datetime(first_year, 1, 1, tzinfo=dt.UTC).timestamp())
@@ -222,7 +228,7 @@ def _observances(name: str, first_year: int, last_year: int) -> tuple:
             changes.append((_local(high, state[1]), state[1], after))
             state = after
         second += day
-    groups: dict[tuple, list[dt.datetime]] = {}
+    groups: dict[tuple[bool, dt.timedelta, dt.timedelta, str], list[dt.datetime]] = {}
     for onset, offset_from, (is_dst, offset_to, abbreviation) in changes:
         groups.setdefault((is_dst, offset_from, offset_to, abbreviation), []).append(onset)
     return tuple(
@@ -232,7 +238,8 @@ def _observances(name: str, first_year: int, last_year: int) -> tuple:
 
 def _state(second: int, tz: zoneinfo.ZoneInfo) -> tuple[bool, dt.timedelta, str]:
     local = dt.datetime.fromtimestamp(second, tz)
-    return bool(local.dst()), local.utcoffset(), local.tzname()
+    # A ZoneInfo always knows the offset and the abbreviation.
+    return bool(local.dst()), cast(dt.timedelta, local.utcoffset()), cast(str, local.tzname())
 
 
 def _local(second: int, offset: dt.timedelta) -> dt.datetime:

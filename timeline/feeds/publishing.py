@@ -3,6 +3,8 @@
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +31,7 @@ from . import store as feed_store
 RENDER_VERSION = "2"
 SITE_NAME = "Kazakhstan–Russia timeline"
 CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
-ICAL_STATUS = {
+ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
     Event.Status.CONFIRMED: "CONFIRMED",
@@ -230,7 +232,7 @@ def cached_pieces(
 ) -> dict[int, feed_store.Piece]:
     """Return the VEVENT of each of these events (a subset of *events*), cached or rendered now."""
     key = render_key()
-    pieces: dict[int, feed_store.Piece] = {}
+    pieces: dict[int, tuple[int, bytes]] = {}
     cached = EventFragment.objects.filter(event__in=events.values("pk"))
     if len(revisions) < 5000:
         cached = cached.filter(event_id__in=list(revisions))
@@ -251,7 +253,7 @@ def cached_pieces(
     }
 
 
-def _render_into(pieces: dict, events: QuerySet[Event], key: str) -> None:
+def _render_into(pieces: dict[int, tuple[int, bytes]], events: QuerySet[Event], key: str) -> None:
     """Render *events* into *pieces* (id -> (revision, body)) and cache what was rendered."""
     rendered = []
     chosen = events.select_related("place").prefetch_related("topics", "sources")
@@ -313,7 +315,8 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
         last_modified=event.updated_at,
         description=describe_event(event, page),
         location=f"{place.name}, {place.country.name}" if place else "",
-        geo=(float(place.latitude), float(place.longitude))
+        # Place.clean requires both coordinates or neither.
+        geo=(float(place.latitude), float(cast(Decimal, place.longitude)))
         if place and place.latitude is not None
         else None,
         url=page,
@@ -358,8 +361,8 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
     except FeedNotFound:
         gone = list(Feed.objects.filter(key=key))
         Feed.objects.filter(key=key).delete()
-        for feed in gone:
-            feed_store.delete(list(feed.stored_names))
+        for old in gone:
+            feed_store.delete(list(old.stored_names))
         return None
     with transaction.atomic():
         # One publisher per feed at a time; the others wait and then find nothing to do.

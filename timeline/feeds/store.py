@@ -12,6 +12,7 @@ import json
 import zlib
 from array import array
 from dataclasses import dataclass
+from typing import cast
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -156,7 +157,7 @@ def save(key: str, assembled: Assembled) -> tuple[str, str, str]:
 def read(name: str) -> bytes:
     """Return the bytes stored under *name*."""
     with default_storage.open(name, "rb") as stored:
-        return stored.read()
+        return cast(bytes, stored.read())
 
 
 def delete(names: list[str]) -> None:

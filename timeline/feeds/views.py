@@ -1,7 +1,9 @@
 """Serve calendar feeds: stored bytes with ETag, Last-Modified, 304, HEAD and gzip."""
 
+import datetime as dt
 import gzip
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -28,7 +30,7 @@ def calendar_response(
     request: HttpRequest,
     *,
     etag: str,
-    last_modified,
+    last_modified: dt.datetime,
     filename: str,
     load: Callable[[bool], bytes],
     cache_control: str | None = None,
@@ -48,8 +50,12 @@ def calendar_response(
     )
     response["Vary"] = "Accept-Encoding"
     response["Content-Disposition"] = f'inline; filename="{filename}"'
-    conditional = get_conditional_response(
-        request, etag=tag, last_modified=int(last_modified.timestamp()), response=response
+    # Given a response, it returns one: that response or a 304/412.
+    conditional = cast(
+        HttpResponse,
+        get_conditional_response(
+            request, etag=tag, last_modified=int(last_modified.timestamp()), response=response
+        ),
     )
     if conditional is not response:
         for header in ("Cache-Control", "Vary", "Content-Disposition"):

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from typing import cast
 
 from django.core.files.storage import default_storage
 from django.db import models
@@ -24,7 +25,9 @@ class Feed(models.Model):
     last_modified = models.DateTimeField(help_text="When the bytes last changed.")
     published_at = models.DateTimeField()
     event_count = models.PositiveIntegerField(default=0)
-    events = models.ManyToManyField(Event, through="FeedMembership", related_name="feeds")
+    events: models.ManyToManyField[Event, "FeedMembership"] = models.ManyToManyField(
+        Event, through="FeedMembership", related_name="feeds"
+    )
 
     class Meta:
         ordering = ["key"]
@@ -39,7 +42,7 @@ class Feed(models.Model):
     def read(self, gzipped: bool = False) -> bytes:
         """Return the published bytes (gzip-compressed if asked)."""
         with default_storage.open(self.gzip_name if gzipped else self.body_name, "rb") as stored:
-            return stored.read()
+            return cast(bytes, stored.read())
 
 
 class FeedMembership(models.Model):

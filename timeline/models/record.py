@@ -2,7 +2,8 @@
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -67,7 +68,9 @@ class Place(models.Model):
     def __str__(self) -> str:
         return f"{self.name}, {self.country.name}"
 
-    def save(self, *args, **kwargs) -> None:
+    _saved_timezone: str | None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         """Save, and move the events that take their time zone from this place."""
         super().save(*args, **kwargs)
         if getattr(self, "_saved_timezone", self.timezone) != self.timezone:
@@ -76,7 +79,7 @@ class Place(models.Model):
         self._saved_timezone = self.timezone
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
         instance._saved_timezone = instance.__dict__.get("timezone")
         return instance
@@ -87,12 +90,15 @@ class Place(models.Model):
             raise ValidationError("Give both latitude and longitude, or neither.")
 
 
-class LabelQuerySet(models.QuerySet):
+_Label = TypeVar("_Label", bound=models.Model)
+
+
+class LabelQuerySet(models.QuerySet[_Label]):
     """Actors, topics and tracks: what readers may be shown of them."""
 
-    def in_use(self) -> "LabelQuerySet":
+    def in_use(self) -> Self:
         """Return those that a published event carries: drafts reveal nothing of theirs."""
-        carried = self.model.objects.filter(events__published=True).values("pk")
+        carried = self.model._default_manager.filter(events__published=True).values("pk")
         return self.filter(pk__in=carried)
 
 
@@ -139,7 +145,7 @@ class Track(Label):
     countries = CountryField(multiple=True, blank=True)
 
 
-class EventQuerySet(models.QuerySet):
+class EventQuerySet(models.QuerySet["Event"]):
     def published(self) -> "EventQuerySet":
         """Return the events readers may see."""
         return self.filter(published=True)
@@ -261,7 +267,9 @@ class Event(models.Model):
         return self.title
 
     # --- saving -----------------------------------------------------------------------------
-    def save(self, *args, **kwargs) -> None:
+    _saved_schedule: tuple[Any, ...] | None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
         """Save with the UTC span; bump the sequence on a change of time, place or status."""
         self._normalise()
         if not self.slug:
@@ -286,12 +294,12 @@ class Event(models.Model):
         return reverse("timeline:event-detail", kwargs={"slug": self.slug})
 
     @classmethod
-    def from_db(cls, db, field_names, values):
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
         instance._saved_schedule = instance._schedule()
         return instance
 
-    def _schedule(self) -> tuple:
+    def _schedule(self) -> tuple[Any, ...]:
         return tuple(self.__dict__.get(name) for name in self.SCHEDULE_FIELDS)
 
     # --- time -------------------------------------------------------------------------------
@@ -300,7 +308,7 @@ class Event(models.Model):
         """Return the event's zone: its own, else its place's, else UTC."""
         if self.timezone:
             return self.timezone
-        if self.place_id and self.place.timezone:
+        if self.place_id and self.place is not None and self.place.timezone:
             return self.place.timezone
         return "UTC"
 
@@ -384,7 +392,9 @@ class Event(models.Model):
         placeable = all(timing.in_range(day) for day in dates if day)
         if not errors and placeable and self.start_date:
             self._normalise()
-            zone_name = self.timezone or (self.place.timezone if self.place_id else "")
+            zone_name = self.timezone or (
+                self.place.timezone if self.place_id and self.place is not None else ""
+            )
             if self.precision == Precision.MINUTE and not zone_name:
                 add("timezone", "An event with an exact time needs a time zone or a place.")
             elif not zone_name or timing.is_iana_zone(zone_name):
@@ -392,7 +402,7 @@ class Event(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def _check_span(self, add, zone_name: str) -> None:
+    def _check_span(self, add: Callable[[str, str], None], zone_name: str) -> None:
         try:
             span = self._span(zone_name)
         except timing.LocalTimeError as exc:
@@ -477,7 +487,9 @@ def allowed_published(
     return wanted if may_publish(user) else before
 
 
-def differs_from_stored(instance: models.Model, stored: models.Model, ignore=()) -> bool:
+def differs_from_stored(
+    instance: models.Model, stored: models.Model, ignore: Collection[str] = ()
+) -> bool:
     """Tell whether any concrete field of *instance* differs from the *stored* row."""
     return any(
         getattr(instance, field.attname) != getattr(stored, field.attname)
@@ -490,14 +502,15 @@ def unique_slug(title: str, exclude_pk: int | None = None) -> str:
     """Return a slug for *title* that no other event uses."""
     base = slugify(title)[:180] or "event"
     candidate, number = base, 1
-    while Event.objects.filter(slug=candidate).exclude(pk=exclude_pk).exists():
+    # pk=None excludes nothing, which is what no *exclude_pk* means.
+    while Event.objects.filter(slug=candidate).exclude(pk=exclude_pk).exists():  # type: ignore[misc]
         number += 1
         candidate = f"{base}-{number}"
     return candidate
 
 
 @receiver(pre_save, sender=Event)
-def _before_raw_event_save(sender, instance: Event, raw: bool, **kwargs) -> None:
+def _before_raw_event_save(sender: type[Event], instance: Event, raw: bool, **kwargs: Any) -> None:
     # Raw saves (reversion's revert and recover, loaddata) bypass Event.save().
     if raw:
         instance.keep_sequence_monotonic()

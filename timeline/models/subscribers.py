@@ -1,6 +1,7 @@
 """Subscribers, what they follow, and the outbox of notifications to them."""
 
 import secrets
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -47,7 +48,7 @@ class Subscriber(models.Model):
     def __str__(self) -> str:
         return self.email
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.link_nonce:
             self.new_link_nonce()
         super().save(*args, **kwargs)
@@ -214,6 +215,8 @@ class Notification(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a column: the dispatcher sets the batch's link token here before building the mail.
+    link_token: str
 
     class Meta:
         ordering = ["due_at", "pk"]

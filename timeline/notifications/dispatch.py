@@ -15,9 +15,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
 from django.db.models import F, Q
@@ -83,7 +85,7 @@ def session_id() -> int | None:
         return None
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
+        return cast(int, cursor.fetchone()[0])
 
 
 def claim(batch_size: int, now: dt.datetime, token: uuid.UUID | None = None) -> list[Notification]:
@@ -153,7 +155,7 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
     return ""
 
 
-def send(connection, notification: Notification) -> None:
+def send(connection: BaseEmailBackend, notification: Notification) -> None:
     """Send one row's email, raising TemporaryFailure or PermanentFailure."""
     # Building stores the mail's link token: like every write here, it outlasts a database restart.
     message = _persist(lambda: mail.build(notification))
@@ -188,10 +190,10 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 def dispatch_due(
     batch_size: int | None = None, now: dt.datetime | None = None, max_batches: int = 1000
-) -> Counter:
+) -> Counter[str]:
     """Send every due row, batch by batch, over one reused connection; return counts by outcome."""
     batch_size = batch_size or settings.DISPATCH_BATCH_SIZE
-    outcomes: Counter = Counter()
+    outcomes: Counter[str] = Counter()
     scheduling.sync_changed_events(now=now)
     outcomes["skipped"] += skip_stale(now or timezone.now())
     connection = get_connection(fail_silently=False)
@@ -210,7 +212,13 @@ def dispatch_due(
     return outcomes
 
 
-def _send_batch(connection, rows: list[Notification], token, now, outcomes: Counter) -> None:
+def _send_batch(
+    connection: BaseEmailBackend,
+    rows: list[Notification],
+    token: uuid.UUID,
+    now: dt.datetime | None,
+    outcomes: Counter[str],
+) -> None:
     renew_every = settings.DISPATCH_LEASE_SECONDS / 2
     renewed = time.monotonic()
     held = {row.pk for row in rows}
@@ -239,7 +247,10 @@ def _issue_link_tokens(rows: list[Notification]) -> None:
         row.link_token = link_token
 
 
-def _persist(operation: Callable):
+_T = TypeVar("_T")
+
+
+def _persist(operation: Callable[[], _T]) -> _T:
     """Run a database write, retrying while the database is unreachable (a restart)."""
     deadline = time.monotonic() + settings.DISPATCH_MARK_RETRY_SECONDS
     pause = 0.1
@@ -275,7 +286,7 @@ def _restore_commits() -> None:
         cursor.execute("RESET synchronous_commit")
 
 
-def _deliver(connection, row: Notification, now: dt.datetime) -> str:
+def _deliver(connection: BaseEmailBackend, row: Notification, now: dt.datetime) -> str:
     reason = reason_not_to_send(row, now)
     if reason:
         _persist(lambda: _finish(row, State.SKIPPED, error=reason))
@@ -311,7 +322,12 @@ def _retry_later(row: Notification, now: dt.datetime, error: TemporaryFailure) -
 
 
 def _finish(row: Notification, state: str, error: str = "", uncertain: bool = False) -> None:
-    changes = {"state": state, "claimed_until": None, "claim_token": None, "claimed_by": None}
+    changes: dict[str, Any] = {
+        "state": state,
+        "claimed_until": None,
+        "claim_token": None,
+        "claimed_by": None,
+    }
     if state == State.SENT:
         changes["sent_at"] = timezone.now()  # an earlier try's error stays on record
     else:

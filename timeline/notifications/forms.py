@@ -1,7 +1,11 @@
 """Public forms: signing up for email about what one follows, and changing it later."""
 
+from collections.abc import Iterable
+from typing import Any, TypeVar, cast
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
 from django_countries import countries as all_countries
 
 from .. import timing
@@ -20,7 +24,7 @@ def zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(timing.available_zones())]
 
 
-def _codes(value) -> list[str]:
+def _codes(value: str | Iterable[object] | None) -> list[str]:
     """Return the country codes of a stored CountryField(multiple=True) value."""
     if not value:
         return []
@@ -29,13 +33,16 @@ def _codes(value) -> list[str]:
     return [getattr(country, "code", str(country)) for country in value]
 
 
-def country_choices(extra=()) -> list[tuple[str, str]]:
+def country_choices(extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     """Return (code, name) for the countries of published events (and *extra*), by name."""
     codes = Event.objects.published().country_codes() | {code for code in extra if code}
     return sorted(((code, all_countries.name(code) or code) for code in codes), key=lambda c: c[1])
 
 
-def checkboxes(queryset, label: str) -> forms.ModelMultipleChoiceField:
+_M = TypeVar("_M", bound=Model)
+
+
+def checkboxes(queryset: QuerySet[_M], label: str) -> forms.ModelMultipleChoiceField[_M]:
     return forms.ModelMultipleChoiceField(
         queryset=queryset, required=False, label=label, widget=forms.CheckboxSelectMultiple
     )
@@ -65,11 +72,12 @@ class FollowForm(forms.Form):
         help_text="Times in the emails are shown in this zone, and in the event's own.",
     )
 
-    def __init__(self, *args, extra_countries=(), **kwargs) -> None:
+    def __init__(self, *args: Any, extra_countries: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["countries"].choices = country_choices(extra_countries)
+        countries = cast(forms.MultipleChoiceField, self.fields["countries"])
+        countries.choices = country_choices(extra_countries)
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
         failed = any(name in self.errors for name in (*FOLLOW_FIELDS, "event"))
         if not failed and not self.follows():
@@ -93,7 +101,7 @@ class FollowForm(forms.Form):
         """Return the chosen lead times, longest first, each once."""
         return sorted(set(self.cleaned_data["lead_times"]), reverse=True)
 
-    def follow_fields(self) -> list:
+    def follow_fields(self) -> list[forms.BoundField]:
         """Return the bound checkbox groups that have something to choose from."""
         return [self[name] for name in FOLLOW_FIELDS if name in self.fields and len(self[name])]
 
@@ -130,23 +138,24 @@ class PreferencesForm(FollowForm):
 
     events = checkboxes(Event.objects.none(), "Single events")
 
-    def __init__(self, subscriber: Subscriber, *args, **kwargs) -> None:
+    def __init__(self, subscriber: Subscriber, *args: Any, **kwargs: Any) -> None:
         follows = list(subscriber.follows.all())
         super().__init__(
             *args, extra_countries=[f.country.code for f in follows if f.country], **kwargs
         )
         event_ids = [follow.event_id for follow in follows if follow.event_id]
-        self.fields["events"].queryset = Event.objects.filter(pk__in=event_ids)
+        events = cast(forms.ModelMultipleChoiceField[Event], self.fields["events"])
+        events.queryset = Event.objects.filter(pk__in=event_ids)
         # What they follow stays offered (and kept on save) even if no published event has it now.
+        model: Any  # Topic, Actor or Track; as their join, mypy would mix their querysets
         for name, model, attribute in (
             ("topics", Topic, "topic_id"),
             ("actors", Actor, "actor_id"),
             ("tracks", Track, "track_id"),
         ):
             followed = [getattr(f, attribute) for f in follows if getattr(f, attribute)]
-            self.fields[name].queryset = model.objects.in_use() | model.objects.filter(
-                pk__in=followed
-            )
+            field = cast(forms.ModelMultipleChoiceField[Any], self.fields[name])
+            field.queryset = model.objects.in_use() | model.objects.filter(pk__in=followed)
         self.initial.update(
             {
                 "topics": [f.topic_id for f in follows if f.topic_id],
@@ -159,7 +168,7 @@ class PreferencesForm(FollowForm):
             }
         )
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any] | None:
         try:
             return super().clean()
         except ValidationError:

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+from typing import cast
 
 from django.conf import settings
 from django.urls import reverse
@@ -50,7 +51,9 @@ def forget(tokens: list[str]) -> None:
     SubscriberLink.objects.filter(token_hash__in=[token_hash(token) for token in tokens]).delete()
 
 
-def subscriber_from(token: str, salt: str = MANAGE_SALT, max_age=None) -> Subscriber | None:
+def subscriber_from(
+    token: str, salt: str = MANAGE_SALT, max_age: float | None = None
+) -> Subscriber | None:
     """Return the subscriber a token was issued to, or None if it is unknown, revoked or expired.
 
     Every refusal does the same work (one SHA-256, one indexed lookup), so the time taken does
@@ -95,7 +98,10 @@ def subscriber_urls(subscriber: Subscriber, token: str | None = None) -> dict[st
 @functools.lru_cache(maxsize=8)
 def _url_templates(site_url: str) -> tuple[str, str]:
     # Reversing a URL costs more than making a token; do it once per process.
-    return tuple(
-        site_url + reverse(name, args=["TOKEN"])
-        for name in ("timeline:subscription", "timeline:unsubscribe")
+    return cast(
+        tuple[str, str],
+        tuple(
+            site_url + reverse(name, args=["TOKEN"])
+            for name in ("timeline:subscription", "timeline:unsubscribe")
+        ),
     )

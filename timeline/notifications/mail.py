@@ -3,6 +3,7 @@
 import json
 import re
 import zoneinfo
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from . import links
 
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     Kind.CONFIRMATION: "Confirm your subscription to the Kazakhstan–Russia timeline",
     Kind.REMINDER: "Reminder: {title} — {when}",
     Kind.RESCHEDULED: "Changed: {title}",
@@ -36,7 +37,7 @@ def message_id(notification: Notification) -> str:
     return f"<notification.{notification.pk}.{notification.kind}@{host}>"
 
 
-def times(event: Event, zone_name: str) -> dict:
+def times(event: Event, zone_name: str) -> dict[str, Any]:
     """Return the event's time in the reader's zone and in its own, as text."""
     if event.precision != timing.MINUTE:
         return {"reader": event.when, "local": event.when, "all_day": True}
@@ -63,6 +64,8 @@ def build(notification: Notification) -> EmailMultiAlternatives:
         urls = {CONFIRM: links.confirm_url(subscriber)}
         subject = SUBJECTS[Kind.CONFIRMATION]
     else:
+        # Every notification but a confirmation is about an event.
+        event = cast(Event, event)
         # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
         urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
         subject = SUBJECTS[notification.kind].format(
@@ -129,13 +132,17 @@ def bodies(notification: Notification) -> tuple[str, str]:
     return cached
 
 
-def _remember(cache: dict, key, value, limit: int = 512) -> None:
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int = 512) -> None:
     if len(cache) >= limit:
         cache.pop(next(iter(cache)))
     cache[key] = value
 
 
-_bodies: dict[tuple, tuple[str, str]] = {}
+_bodies: dict[tuple[object, ...], tuple[str, str]] = {}
 
 
 def event_calendar(event: Event) -> bytes:
@@ -152,4 +159,4 @@ def event_calendar(event: Event) -> bytes:
     return body
 
 
-_calendars: dict[tuple, bytes] = {}
+_calendars: dict[tuple[int, int, str], bytes] = {}

@@ -1,6 +1,7 @@
 """Create and move outbox rows when events or subscriptions change (called after commit)."""
 
 import datetime as dt
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -53,7 +54,7 @@ def is_remindable(event: Event) -> bool:
     )
 
 
-def schedule_of(event: Event) -> dict:
+def schedule_of(event: Event) -> dict[str, Any]:
     """Return what followers are told about an event's time, place and status."""
     return {
         "title": event.title,
@@ -67,7 +68,7 @@ def schedule_of(event: Event) -> dict:
     }
 
 
-def _changed(old: dict, new: dict) -> bool:
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return any(
         old.get(name) != new.get(name) for name in ("start_utc", "end_utc", "place", "status")
     )
@@ -142,7 +143,7 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
 
 
 def _notify_followers(
-    event: Event, kind: str, key: str, due: dt.datetime, old: dict, new: dict
+    event: Event, kind: str, key: str, due: dt.datetime, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
     Notification.objects.bulk_create(
         [
@@ -176,8 +177,9 @@ def _sync_reminders(event: Event, now: dt.datetime) -> None:
             row.state, row.last_error = State.SKIPPED, "No longer followed."
         else:
             # An event that moves takes its pending reminders with it.
-            row.due_at = event.start_utc - dt.timedelta(minutes=row.lead_minutes)
-            row.key = reminder_key(row.lead_minutes, event.start_utc)
+            lead = cast(int, row.lead_minutes)  # a reminder always has its lead time
+            row.due_at = event.start_utc - dt.timedelta(minutes=lead)
+            row.key = reminder_key(lead, event.start_utc)
             row.payload = {"start_utc": event.start_utc.isoformat()}
         moved.append(row)
     for row in moved:

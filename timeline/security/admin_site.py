@@ -6,6 +6,7 @@ without one they log in with their password alone.
 """
 
 import math
+from typing import Any, cast
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off, get_failure_limit
@@ -13,6 +14,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import AdminSite
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -24,7 +26,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from .two_factor import is_backup_code, requires_two_factor
 
 
-class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
+class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):  # type: ignore[misc]  # django-otp ships no types
     """Ask for a code from superusers and from staff who have a confirmed device."""
 
     otp_error_messages = {
@@ -39,7 +41,7 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
         ),
     }
 
-    def clean_otp(self, user) -> None:
+    def clean_otp(self, user: AbstractBaseUser | None) -> None:
         if user is None:
             return
         # Backup codes are read off paper: any case, spaces allowed.
@@ -55,7 +57,7 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
             return
         super().clean_otp(user)
 
-    def _chosen_device(self, user):
+    def _chosen_device(self, user: AbstractBaseUser) -> Any:
         """Pick the device the code is for: backup codes by their shape, else the one app."""
         devices = list(devices_for_user(user, for_verify=True))
         backup = [device for device in devices if isinstance(device, StaticDevice)]
@@ -69,16 +71,17 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):
         return device
 
     @staticmethod
-    def device_choices(user):
+    def device_choices(user: AbstractBaseUser) -> list[tuple[str, str]]:
         """Offer a choice between authenticator apps only: backup codes are recognised."""
-        return BLANK_CHOICE_DASH + [
+        choices = BLANK_CHOICE_DASH + [
             (device.persistent_id, device.name)
             for device in devices_for_user(user)
             if not isinstance(device, StaticDevice)
         ]
+        return cast(list[tuple[str, str]], choices)
 
 
-class TimelineAdminSite(OTPAdminSite):
+class TimelineAdminSite(OTPAdminSite):  # type: ignore[misc]  # django-otp ships no types
     login_form = OptionalOTPAuthenticationForm
     login_template = "admin/otp_login.html"
 
@@ -87,7 +90,7 @@ class TimelineAdminSite(OTPAdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         """Let staff in once verified by a device, or by password if none is needed or set up."""
-        user = request.user
+        user: Any = request.user  # OTPMiddleware gave it is_verified()
         if not AdminSite.has_permission(self, request):
             return False
         if user.is_verified():
@@ -95,25 +98,30 @@ class TimelineAdminSite(OTPAdminSite):
         return not requires_two_factor(user) and not user_has_device(user)
 
 
-class AddressAndUsernameLockout(AxesDatabaseHandler):
+class AddressAndUsernameLockout(AxesDatabaseHandler):  # type: ignore[misc]  # django-axes ships no types
     """Lock a username from one address after AXES_FAILURE_LIMIT failures, and from every
     address after AXES_USERNAME_FAILURE_LIMIT, so a guesser who rotates addresses is stopped
     too, while one address's failures alone cannot lock the user out everywhere.
     """
 
-    def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
         """Count the failures that matter against the one limit django-axes compares with."""
+        from_this_address: int
+        from_anywhere: int
         from_this_address, from_anywhere = (
             attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
             for attempts in self.get_user_attempts(request, credentials)
         )
         if from_anywhere >= settings.AXES_USERNAME_FAILURE_LIMIT:
-            return max(from_this_address, get_failure_limit(request, credentials))
+            limit: int = get_failure_limit(request, credentials)
+            return max(from_this_address, limit)
         return from_this_address
 
 
 def locked_out(
-    request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
+    request: HttpRequest,
+    response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Answer a locked login (django-axes) with a 429 page in the admin's own look."""
     cool_off = get_cool_off(request)

@@ -56,7 +56,7 @@ def client_ip(request: HttpRequest) -> str:
     proxies, the first address that is not ours is the client. Entries left of it were
     written by the client and are ignored, as is the whole header from anyone but a proxy.
     """
-    peer = request.META.get("REMOTE_ADDR", "")
+    peer: str = request.META.get("REMOTE_ADDR", "")
     if not is_trusted_proxy(peer):
         return peer
     client = peer

@@ -9,6 +9,7 @@ Importable without Django set up: gunicorn's master process logs before any app 
 
 import logging
 import re
+from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
@@ -47,10 +48,10 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-class RedactingGunicornLogger(GunicornLogger):
+class RedactingGunicornLogger(GunicornLogger):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's logger, with its access and error logs redacted (config/gunicorn.conf.py)."""
 
-    def setup(self, cfg) -> None:
+    def setup(self, cfg: Any) -> None:
         """Set gunicorn's logging up, then redact everything its two loggers write."""
         super().setup(cfg)
         for log in (self.error_log, self.access_log):

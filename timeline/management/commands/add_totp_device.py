@@ -1,6 +1,8 @@
 """Give a staff user a TOTP device (authenticator app) and backup codes, and print them once."""
 
 import io
+from argparse import ArgumentParser
+from typing import Any
 
 import segno
 from django.contrib.auth import get_user_model
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         f"{BACKUP_CODE_COUNT} one-time backup codes (a new set: earlier ones stop working)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("username")
         parser.add_argument("--name", default="Authenticator app", help="Device name.")
         parser.add_argument(
@@ -35,14 +37,14 @@ class Command(BaseCommand):
 
     def handle(
         self,
-        *args,
+        *args: Any,
         username: str,
         name: str,
         replace: bool,
         no_qr: bool,
         backup_codes: bool,
-        **opts,
-    ):
+        **opts: Any,
+    ) -> None:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named “{username}”.")

@@ -1,6 +1,8 @@
 """Create an admin account with a fresh random password if no superuser exists yet."""
 
 import secrets
+from argparse import ArgumentParser
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -9,11 +11,11 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = "Create a superuser with a random password (printed once) unless one exists."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--username", default="admin")
         parser.add_argument("--email", default="admin@localhost")
 
-    def handle(self, *args, username: str, email: str, **options) -> None:
+    def handle(self, *args: Any, username: str, email: str, **options: Any) -> None:
         users = get_user_model()
         existing = users.objects.filter(is_superuser=True).first()
         if existing:
