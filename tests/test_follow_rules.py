@@ -7,7 +7,7 @@ import pytest
 from django.http import QueryDict
 
 from timeline.feeds import publishing as feeds
-from timeline.models import Event, Follows, PrivateFeed, Subscriber, hash_token
+from timeline.models import Event, Follows, PrivateFeed, Subscriber, SubscriberLink, hash_token
 from timeline.notifications import links, scheduling
 from timeline.queries import filtered_events
 
@@ -161,4 +161,6 @@ def test_secret_tokens_of_feeds_and_links_are_stored_the_same_way():
     feed = PrivateFeed(name="Desk")
     issued = feed.issue_token()
     assert feed.token_hash == hash_token(issued)
-    assert not hasattr(links, "token_hash") and not hasattr(PrivateFeed, "hash_token")
+    subscriber = follower("reader@example.com")
+    link = links.token_for(subscriber)
+    assert SubscriberLink.objects.get(subscriber=subscriber).token_hash == hash_token(link)
