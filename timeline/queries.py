@@ -2,31 +2,36 @@
 
 from collections.abc import Callable
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 
-from .models import Event
+from .models import Actor, Event, EventQuerySet, Follows, Topic, Track
 
-FILTERS: dict[str, Callable[[str], Q]] = {
-    "topic": lambda value: Q(topics__slug=value),
-    "country": lambda value: Q(countries__contains=value.upper()),
-    "actor": lambda value: Q(participants__slug=value),
-    "track": lambda value: Q(track__slug=value),
-    "kind": lambda value: Q(kind=value),
+# Each filter value is a follow (what one selects is `EventQuerySet.matching`), except the kind.
+FILTERS: dict[str, Callable[[str], EventQuerySet]] = {
+    "topic": lambda value: Event.objects.matching(
+        Follows(topics=Topic.objects.filter(slug=value).values("pk"))
+    ),
+    "country": lambda value: Event.objects.matching(Follows(countries=[value.upper()])),
+    "actor": lambda value: Event.objects.matching(
+        Follows(actors=Actor.objects.filter(slug=value).values("pk"))
+    ),
+    "track": lambda value: Event.objects.matching(
+        Follows(tracks=Track.objects.filter(slug=value).values("pk"))
+    ),
+    "kind": lambda value: Event.objects.filter(kind=value),
 }
 
 
 def filtered_events(params: QueryDict) -> QuerySet[Event]:
     """Return published events matching every filter given (topic, country, actor, track, kind)."""
-    selection = Q()
-    for name, condition in FILTERS.items():
+    events = Event.objects.published()
+    for name, chosen in FILTERS.items():
         for value in params.getlist(name):
             if value:
-                selection &= Q(pk__in=Event.objects.filter(condition(value)).values("pk"))
+                events = events.filter(pk__in=chosen(value).values("pk"))
     return (
-        Event.objects.published()
-        .filter(selection)
-        .select_related("place", "track")
+        events.select_related("place", "track")
         .prefetch_related("participants", "topics", "sources")
         .order_by("start_utc", "uid")
     )

@@ -1,7 +1,7 @@
 """Publish calendar feeds: select events, assemble cached VEVENT fragments, store bytes + ETag."""
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
@@ -18,8 +18,10 @@ from ..models import (
     Actor,
     Event,
     EventFragment,
+    EventQuerySet,
     Feed,
     FeedMembership,
+    Follows,
     PrivateFeed,
     Topic,
     Track,
@@ -30,7 +32,6 @@ from . import store as feed_store
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "2"
 SITE_NAME = "Kazakhstan–Russia timeline"
-CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -52,7 +53,42 @@ class FeedSpec:
     title: str
     description: str
     path: str
-    selection: Q
+    selection: EventQuerySet
+
+
+@dataclass(frozen=True)
+class LabelFeed:
+    """The public feeds of one kind of label: one per topic, track or actor in use."""
+
+    model: type[Topic | Track | Actor]
+    plural: str  # the feed's folder
+    describe: Callable[[str], str]
+    follows: Callable[[int], Follows]  # what following one such label selects
+
+    def find(self, slug: str) -> Topic | Track | Actor | None:
+        return self.model.objects.filter(slug=slug).first()
+
+    def slugs(self) -> list[str]:
+        return list(self.model.objects.in_use().values_list("slug", flat=True))
+
+
+LABEL_FEEDS = {
+    "topic": LabelFeed(
+        Topic,
+        "topics",
+        lambda name: f"Events about {name.lower()}.",
+        lambda pk: Follows(topics=[pk]),
+    ),
+    "track": LabelFeed(
+        Track,
+        "tracks",
+        lambda name: f"Milestones and events of {name}.",
+        lambda pk: Follows(tracks=[pk]),
+    ),
+    "actor": LabelFeed(
+        Actor, "actors", lambda name: f"Events with {name}.", lambda pk: Follows(actors=[pk])
+    ),
+}
 
 
 # --- which feeds exist -----------------------------------------------------------------------
@@ -65,15 +101,16 @@ def spec(key: str) -> FeedSpec:
             SITE_NAME,
             "Every dated event of the Kazakhstan–Russia relationship, with sources.",
             "/feeds/all.ics",
-            Q(),
+            Event.objects.all(),
         )
-    if kind == "topic" and (topic := Topic.objects.filter(slug=value).first()):
+    if kind in LABEL_FEEDS and (label := LABEL_FEEDS[kind].find(value)):
+        feed = LABEL_FEEDS[kind]
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {topic.name}",
-            f"Events about {topic.name.lower()}.",
-            f"/feeds/topics/{value}.ics",
-            Q(topics=topic),
+            f"{SITE_NAME}: {label.name}",
+            feed.describe(label.name),
+            f"/feeds/{feed.plural}/{value}.ics",
+            Event.objects.matching(feed.follows(label.pk)),
         )
     if kind == "country" and value in countries and value == value.upper():
         name = countries.name(value)
@@ -82,23 +119,7 @@ def spec(key: str) -> FeedSpec:
             f"{SITE_NAME}: {name}",
             f"Events involving {name}.",
             f"/feeds/countries/{value}.ics",
-            Q(countries__contains=value),
-        )
-    if kind == "track" and (track := Track.objects.filter(slug=value).first()):
-        return FeedSpec(
-            key,
-            f"{SITE_NAME}: {track.name}",
-            f"Milestones and events of {track.name}.",
-            f"/feeds/tracks/{value}.ics",
-            Q(track=track),
-        )
-    if kind == "actor" and (actor := Actor.objects.filter(slug=value).first()):
-        return FeedSpec(
-            key,
-            f"{SITE_NAME}: {actor.name}",
-            f"Events with {actor.name}.",
-            f"/feeds/actors/{value}.ics",
-            Q(participants=actor),
+            Event.objects.matching(Follows(countries=[value])),
         )
     if kind == "private" and value.isdigit():
         private = PrivateFeed.objects.filter(pk=int(value), is_active=True).first()
@@ -108,33 +129,19 @@ def spec(key: str) -> FeedSpec:
                 f"{SITE_NAME}: {private.name}",
                 "A personal selection of events.",
                 "",  # the path holds the secret token, which is not stored
-                private_selection(private),
+                Event.objects.matching(private.followed()),
             )
     raise FeedNotFound(key)
-
-
-def private_selection(private: PrivateFeed) -> Q:
-    """Return the events a private feed follows: any of its topics, countries, tracks, actors."""
-    selection = Q(pk__in=[])
-    if topics := list(private.topics.values_list("pk", flat=True)):
-        selection |= Q(topics__in=topics)
-    if tracks := list(private.tracks.values_list("pk", flat=True)):
-        selection |= Q(track__in=tracks)
-    if actors := list(private.actors.values_list("pk", flat=True)):
-        selection |= Q(participants__in=actors)
-    for code in private.countries:
-        selection |= Q(countries__contains=code.code)
-    return selection
 
 
 def public_keys() -> list[str]:
     """Return the key of every public feed worth listing."""
     return [
         "all",
-        *(f"topic:{slug}" for slug in Topic.objects.in_use().values_list("slug", flat=True)),
+        *(f"topic:{slug}" for slug in LABEL_FEEDS["topic"].slugs()),
         *(f"country:{code}" for code in sorted(Event.objects.published().country_codes())),
-        *(f"track:{slug}" for slug in Track.objects.in_use().values_list("slug", flat=True)),
-        *(f"actor:{slug}" for slug in Actor.objects.in_use().values_list("slug", flat=True)),
+        *(f"track:{slug}" for slug in LABEL_FEEDS["track"].slugs()),
+        *(f"actor:{slug}" for slug in LABEL_FEEDS["actor"].slugs()),
     ]
 
 
@@ -149,7 +156,7 @@ def keys_for_events(event_ids: Iterable[int]) -> set[str]:
     event_ids = list(event_ids)
     keys = set(Feed.objects.filter(events__in=event_ids).values_list("key", flat=True))
     events = (
-        calendar_events()
+        Event.objects.in_calendars()
         .filter(pk__in=event_ids)
         .select_related("track")
         .prefetch_related("topics", "participants")
@@ -161,48 +168,25 @@ def keys_for_events(event_ids: Iterable[int]) -> set[str]:
         keys.update(f"actor:{actor.slug}" for actor in event.participants.all())
         if event.track:
             keys.add(f"track:{event.track.slug}")
-        follows = (
-            Q(topics__in=event.topics.all())
-            | Q(actors__in=event.participants.all())
-            | Q(pk__in=[p.pk for p in _private_by_country(event)])
-        )
-        if event.track_id:
-            follows |= Q(tracks=event.track_id)
-        private = PrivateFeed.objects.filter(is_active=True).filter(follows)
-        keys.update(f"private:{pk}" for pk in private.values_list("pk", flat=True).distinct())
+        private = PrivateFeed.objects.including(event).values_list("pk", flat=True)
+        keys.update(f"private:{pk}" for pk in private)
     return keys
 
 
-def _private_by_country(event: Event) -> list[PrivateFeed]:
-    codes = {country.code for country in event.countries}
-    return [
-        private
-        for private in PrivateFeed.objects.filter(is_active=True).exclude(countries="")
-        if codes & {country.code for country in private.countries}
-    ]
-
-
 # --- which events go in ----------------------------------------------------------------------
-def calendar_events() -> QuerySet[Event]:
-    """Return the published events dated to the day or minute (coarser ones stay out)."""
-    return Event.objects.published().filter(precision__in=CALENDAR_PRECISIONS)
-
-
 def window_start(now: dt.datetime | None = None) -> dt.datetime:
     """Return the earliest end an event may have to stay in feeds."""
     return (now or timezone.now()) - dt.timedelta(days=settings.FEED_WINDOW_DAYS)
 
 
-def feed_events(selection: Q, now: dt.datetime | None = None) -> QuerySet[Event]:
-    """Return the events of a feed, in a stable order."""
+def feed_events(selection: EventQuerySet, now: dt.datetime | None = None) -> QuerySet[Event]:
+    """Return the events of a feed (those of *selection* that calendars hold), in a stable order."""
     cutoff = window_start(now)
-    events = calendar_events()
-    if selection:
-        # A selection through many-to-many links would repeat events; a subquery does not.
-        events = events.filter(pk__in=Event.objects.filter(selection).values("pk"))
-    return events.filter(
-        Q(end_utc__gte=cutoff) | Q(end_utc__isnull=True, start_utc__gte=cutoff)
-    ).order_by("start_utc", "uid")
+    return (
+        selection.in_calendars()
+        .filter(Q(end_utc__gte=cutoff) | Q(end_utc__isnull=True, start_utc__gte=cutoff))
+        .order_by("start_utc", "uid")
+    )
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
-from ..models import Feed, PrivateFeed
+from ..models import Event, Feed, PrivateFeed, hash_token
 from . import publishing as feeds
 from . import store as feed_store
 
@@ -113,9 +113,7 @@ def public_feed(request: HttpRequest, kind: str, value: str = "") -> HttpRespons
 
 @require_safe
 def private_feed(request: HttpRequest, token: str) -> HttpResponse:
-    private = PrivateFeed.objects.filter(
-        token_hash=PrivateFeed.hash_token(token), is_active=True
-    ).first()
+    private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
     if private is None:
         raise Http404("No such feed.")
     return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
@@ -125,7 +123,7 @@ def private_feed(request: HttpRequest, token: str) -> HttpResponse:
 def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     """Serve one published event as a calendar file ("Add to calendar")."""
     event = get_object_or_404(
-        feeds.calendar_events().select_related("place").prefetch_related("topics", "sources"),
+        Event.objects.in_calendars().select_related("place").prefetch_related("topics", "sources"),
         slug=slug,
     )
     body = feeds.render_single(event)

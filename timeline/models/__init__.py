@@ -6,12 +6,14 @@ from .record import (
     Actor,
     Event,
     EventQuerySet,
+    Follows,
     Place,
     Precision,
     Source,
     Topic,
     Track,
     allowed_published,
+    is_calendar_precision,
     may_publish,
     unique_slug,
     validate_iana_zone,
@@ -24,6 +26,7 @@ from .subscribers import (
     SubscriberLink,
     Subscription,
 )
+from .tokens import hash_token
 
 __all__ = [
     "LEAD_TIME_CHOICES",
@@ -34,6 +37,7 @@ __all__ = [
     "EventQuerySet",
     "Feed",
     "FeedMembership",
+    "Follows",
     "Heartbeat",
     "Notification",
     "Place",
@@ -46,6 +50,8 @@ __all__ = [
     "Topic",
     "Track",
     "allowed_published",
+    "hash_token",
+    "is_calendar_precision",
     "may_publish",
     "unique_slug",
     "validate_iana_zone",

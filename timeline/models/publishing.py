@@ -1,6 +1,5 @@
 """What is published from the record: calendar feeds, their cached fragments, private feeds."""
 
-import hashlib
 import secrets
 from typing import cast
 
@@ -10,7 +9,8 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from ..text import OneLineField
-from .record import Actor, Event, Topic, Track
+from .record import Actor, Event, Follows, Topic, Track, any_in, has_any_country
+from .tokens import hash_token
 
 
 class Feed(models.Model):
@@ -71,6 +71,17 @@ class EventFragment(models.Model):
         return f"VEVENT of {self.event_id}"
 
 
+class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
+    def including(self, event: Event) -> "PrivateFeedQuerySet":
+        """Return the active private feeds whose selection holds *event*."""
+        target = event.followed_through()
+        selection = any_in(
+            topics=target.topics, actors=target.actors, tracks=target.tracks
+        ) | has_any_country(target.countries)
+        chosen = PrivateFeed.objects.filter(selection).values("pk")
+        return self.filter(is_active=True, pk__in=chosen)
+
+
 class PrivateFeed(models.Model):
     """A calendar of one reader's own selection, reached through a secret link."""
 
@@ -84,6 +95,8 @@ class PrivateFeed(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     token_issued_at = models.DateTimeField(null=True, editable=False)
 
+    objects = PrivateFeedQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -94,14 +107,18 @@ class PrivateFeed(models.Model):
     def key(self) -> str:
         return f"private:{self.pk}"
 
-    @staticmethod
-    def hash_token(token: str) -> str:
-        """Return the stored form of a token (tokens carry 256 random bits, so SHA-256 suffices)."""
-        return hashlib.sha256(token.encode()).hexdigest()
+    def followed(self) -> Follows:
+        """Return what the feed selects: any of its topics, countries, tracks and actors."""
+        return Follows(
+            topics=list(self.topics.values_list("pk", flat=True)),
+            countries=[country.code for country in self.countries],
+            actors=list(self.actors.values_list("pk", flat=True)),
+            tracks=list(self.tracks.values_list("pk", flat=True)),
+        )
 
     def issue_token(self) -> str:
         """Give the feed a new secret token, invalidating the old one; return it (shown once)."""
         token = secrets.token_urlsafe(32)
-        self.token_hash = self.hash_token(token)
+        self.token_hash = hash_token(token)
         self.token_issued_at = timezone.now()
         return token

@@ -2,11 +2,13 @@
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.urls import reverse
@@ -145,10 +147,87 @@ class Track(Label):
     countries = CountryField(multiple=True, blank=True)
 
 
+def is_calendar_precision(precision: str) -> bool:
+    """Tell whether an event at this precision is dated to the day (so calendars can hold it)."""
+    return precision not in timing.COARSER_THAN_DAY
+
+
+CALENDAR_PRECISIONS = tuple(p for p in Precision.values if is_calendar_precision(p))
+
+
+# Ids given as values or as a query of them ("the pk of the topic with this slug").
+Ids = Collection[int] | models.QuerySet[Any, Any]
+
+
+@dataclass(frozen=True)
+class Follows:
+    """What is followed: ids of topics, actors, tracks and single events, and country codes.
+
+    A follow selects the events carrying one of its topics, actors or countries, on one of its
+    tracks, or named by it. `EventQuerySet.matching` is that rule; `Event.followed_through` is
+    its inverse, the follows that select a given event.
+    """
+
+    topics: "Ids" = ()
+    countries: Collection[str] = ()
+    actors: "Ids" = ()
+    tracks: "Ids" = ()
+    events: "Ids" = ()
+
+
+def any_in(**lookups: Collection[Any] | models.QuerySet[Any, Any]) -> Q:
+    """Match rows where any of these fields is among its values."""
+    selection = Q(pk__in=[])
+    for field, values in lookups.items():
+        # Only parts with values: an empty one would still join its table.
+        if isinstance(values, models.QuerySet) or values:
+            selection |= Q(**{f"{field}__in": values})
+    return selection
+
+
+def has_country(code: str, field: str = "countries") -> Q:
+    """Match rows whose comma-separated country codes in *field* include exactly *code*."""
+    if not code or "," in code:
+        return Q(pk__in=[])
+    return (
+        Q(**{field: code})
+        | Q(**{f"{field}__startswith": f"{code},"})
+        | Q(**{f"{field}__endswith": f",{code}"})
+        | Q(**{f"{field}__contains": f",{code},"})
+    )
+
+
+def has_any_country(codes: Iterable[str], field: str = "countries") -> Q:
+    """Match rows whose country codes in *field* include any of *codes*."""
+    selection = Q(pk__in=[])
+    for code in codes:
+        selection |= has_country(code, field)
+    return selection
+
+
 class EventQuerySet(models.QuerySet["Event"]):
     def published(self) -> "EventQuerySet":
         """Return the events readers may see."""
         return self.filter(published=True)
+
+    def in_calendars(self) -> "EventQuerySet":
+        """Return the events calendars hold: published and dated to the day or minute."""
+        return self.published().filter(precision__in=CALENDAR_PRECISIONS)
+
+    def getting_reminders(self) -> "EventQuerySet":
+        """Return the events reminders go out for: in calendars and still going ahead."""
+        return self.in_calendars().filter(status__in=Event.REMINDED_STATUSES)
+
+    def matching(self, follows: Follows) -> "EventQuerySet":
+        """Return the events any of these follows selects, each once."""
+        selection = any_in(
+            pk=follows.events,
+            topics=follows.topics,
+            participants=follows.actors,
+            track=follows.tracks,
+        ) | has_any_country(follows.countries)
+        # Through many-to-many links an event would come once per match; a subquery does not.
+        return self.filter(pk__in=Event.objects.filter(selection).values("pk"))
 
     def country_codes(self) -> set[str]:
         """Return the codes of the countries these events are tagged with."""
@@ -175,6 +254,7 @@ class Event(models.Model):
         COMPLETED = "completed", "Completed"
 
     UPCOMING_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED, Status.POSTPONED})
+    REMINDED_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED})
 
     # Changes to any of these are changes of time, place or status: they bump `sequence`.
     SCHEDULE_FIELDS = (
@@ -315,7 +395,27 @@ class Event(models.Model):
     @property
     def is_calendar_dated(self) -> bool:
         """Tell whether the date is known to the day (so it belongs in calendars)."""
-        return self.precision not in timing.COARSER_THAN_DAY
+        return is_calendar_precision(self.precision)
+
+    @property
+    def goes_in_calendars(self) -> bool:
+        """Tell whether calendar feeds hold this event (as `EventQuerySet.in_calendars`)."""
+        return self.published and self.is_calendar_dated
+
+    @property
+    def gets_reminders(self) -> bool:
+        """Tell whether reminders go out for this event (as `EventQuerySet.getting_reminders`)."""
+        return self.goes_in_calendars and self.status in self.REMINDED_STATUSES
+
+    def followed_through(self) -> Follows:
+        """Return what a follow must name to select this event (the inverse of `matching`)."""
+        return Follows(
+            topics=[topic.pk for topic in self.topics.all()],
+            countries=[country.code for country in self.countries],
+            actors=[actor.pk for actor in self.participants.all()],
+            tracks=[self.track_id] if self.track_id else [],
+            events=[self.pk],
+        )
 
     @property
     def when(self) -> str:

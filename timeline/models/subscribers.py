@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
-from .record import Actor, Event, Topic, Track, validate_iana_zone
+from .record import Actor, Event, Follows, Topic, Track, any_in, validate_iana_zone
 
 LEAD_TIME_CHOICES = [
     (10080, "1 week before"),
@@ -21,6 +21,22 @@ LEAD_TIME_CHOICES = [
 
 def default_lead_times() -> list[int]:
     return [1440]
+
+
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def following(self, event: Event) -> "SubscriberQuerySet":
+        """Return the subscribers one of whose follows selects *event*."""
+        target = event.followed_through()
+        follows = Subscription.objects.filter(
+            any_in(
+                event=target.events,
+                topic=target.topics,
+                actor=target.actors,
+                track=target.tracks,
+                country=target.countries,
+            )
+        )
+        return self.filter(pk__in=follows.values("subscriber"))
 
 
 class Subscriber(models.Model):
@@ -41,6 +57,8 @@ class Subscriber(models.Model):
     # links are random tokens kept only as hashes, in SubscriberLink).
     link_nonce = models.CharField(max_length=32, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["email"]
@@ -67,6 +85,17 @@ class Subscriber(models.Model):
     def active(self) -> bool:
         """Tell whether anything but a confirmation may be sent."""
         return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
+
+    def followed(self) -> Follows:
+        """Return everything this subscriber follows."""
+        rows = list(self.follows.all())
+        return Follows(
+            topics=[row.topic_id for row in rows if row.topic_id],
+            countries=[row.country.code for row in rows if row.country],
+            actors=[row.actor_id for row in rows if row.actor_id],
+            tracks=[row.track_id for row in rows if row.track_id],
+            events=[row.event_id for row in rows if row.event_id],
+        )
 
     @property
     def lead_time_labels(self) -> list[str]:

@@ -27,10 +27,9 @@ from django.db.models.expressions import RawSQL
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
-from .. import timing
 from ..models import Event, Notification
 from . import links, mail, scheduling
-from .scheduling import grace, is_remindable
+from .scheduling import grace, schedule_changed
 
 log = logging.getLogger(__name__)
 Kind, State = Notification.Kind, Notification.State
@@ -135,7 +134,7 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
     if event is None or not event.published:
         return "Event is no longer published."
     if notification.kind == Kind.REMINDER:
-        if not is_remindable(event):
+        if not event.gets_reminders:
             return f"Event is {event.get_status_display().lower()}."
         if notification.payload.get("start_utc") != event.start_utc.isoformat():
             return "Event has moved since this reminder was scheduled."
@@ -146,11 +145,11 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
             return "Too late to remind."
     if notification.kind == Kind.RESCHEDULED:
         old, new = notification.payload.get("old", {}), notification.payload.get("new", {})
-        if all(old.get(k) == new.get(k) for k in ("start_utc", "end_utc", "place", "status")):
+        if not schedule_changed(old, new):
             return "Changed back before the notice went out."
         if event.status == Event.Status.CANCELLED:
             return "Superseded by the cancellation."
-    if notification.kind == Kind.DATE_ANNOUNCED and event.precision in timing.COARSER_THAN_DAY:
+    if notification.kind == Kind.DATE_ANNOUNCED and not event.is_calendar_dated:
         return "The date is no longer known."
     return ""
 

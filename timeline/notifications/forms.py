@@ -24,15 +24,6 @@ def zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(timing.available_zones())]
 
 
-def _codes(value: str | Iterable[object] | None) -> list[str]:
-    """Return the country codes of a stored CountryField(multiple=True) value."""
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [code for code in value.split(",") if code]
-    return [getattr(country, "code", str(country)) for country in value]
-
-
 def country_choices(extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     """Return (code, name) for the countries of published events (and *extra*), by name."""
     codes = Event.objects.published().country_codes() | {code for code in extra if code}

@@ -8,7 +8,6 @@ and is then pruned. Preference and unsubscribe links do not expire.
 
 import datetime as dt
 import functools
-import hashlib
 import secrets
 from typing import cast
 
@@ -16,19 +15,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import Subscriber, SubscriberLink
+from ..models import Subscriber, SubscriberLink, hash_token
 
 # Which kind of link a token is for: one kind never opens the other's page.
 CONFIRM_SALT = SubscriberLink.Purpose.CONFIRM
 MANAGE_SALT = SubscriberLink.Purpose.MANAGE
 TOKEN_BYTES = 32
-# Longer than any token we issue; longer input is cut before hashing so work stays the same.
-MAX_TOKEN_LENGTH = 64
-
-
-def token_hash(token: str) -> str:
-    """Return the stored form of a token: its SHA-256, in hex."""
-    return hashlib.sha256(token[:MAX_TOKEN_LENGTH].encode("utf-8", "replace")).hexdigest()
 
 
 def token_for(subscriber: Subscriber, salt: str = MANAGE_SALT) -> str:
@@ -40,7 +32,7 @@ def issue_many(subscribers: list[Subscriber], salt: str = MANAGE_SALT) -> list[s
     """Issue one new token for each subscriber given, in one write; return them in order."""
     tokens = [secrets.token_urlsafe(TOKEN_BYTES) for _ in subscribers]
     SubscriberLink.objects.bulk_create(
-        SubscriberLink(subscriber=subscriber, purpose=salt, token_hash=token_hash(token))
+        SubscriberLink(subscriber=subscriber, purpose=salt, token_hash=hash_token(token))
         for subscriber, token in zip(subscribers, tokens, strict=True)
     )
     return tokens
@@ -48,7 +40,7 @@ def issue_many(subscribers: list[Subscriber], salt: str = MANAGE_SALT) -> list[s
 
 def forget(tokens: list[str]) -> None:
     """Delete tokens that were issued but never sent."""
-    SubscriberLink.objects.filter(token_hash__in=[token_hash(token) for token in tokens]).delete()
+    SubscriberLink.objects.filter(token_hash__in=[hash_token(token) for token in tokens]).delete()
 
 
 def subscriber_from(
@@ -59,7 +51,7 @@ def subscriber_from(
     Every refusal does the same work (one SHA-256, one indexed lookup), so the time taken does
     not tell which part of a token was wrong.
     """
-    matches = SubscriberLink.objects.filter(token_hash=token_hash(token), purpose=salt)
+    matches = SubscriberLink.objects.filter(token_hash=hash_token(token), purpose=salt)
     if max_age is not None:
         # In the query, so an expired link misses as an unknown one does.
         matches = matches.filter(created_at__gte=timezone.now() - dt.timedelta(seconds=max_age))

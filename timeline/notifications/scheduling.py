@@ -5,14 +5,13 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from .. import timing
-from ..models import AnnouncedSchedule, Event, Notification, Subscriber
+from ..models import AnnouncedSchedule, Event, Notification, Subscriber, is_calendar_precision
+from ..models.subscribers import SubscriberQuerySet
 
 Kind, State = Notification.Kind, Notification.State
-REMINDABLE_STATUSES = (Event.Status.TENTATIVE, Event.Status.CONFIRMED)
 
 
 def grace() -> dt.timedelta:
@@ -24,34 +23,15 @@ def debounce() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CHANGE_NOTICE_DELAY_SECONDS)
 
 
-def active_subscribers() -> QuerySet[Subscriber]:
+def active_subscribers() -> SubscriberQuerySet:
     return Subscriber.objects.filter(
         confirmed_at__isnull=False, unsubscribed_at__isnull=True, paused=False
     )
 
 
 def followers(event: Event) -> QuerySet[Subscriber]:
-    """Return the active subscribers following this event or its topics, people, places, track."""
-    follows = (
-        Q(follows__event=event)
-        | Q(follows__topic__in=event.topics.all())
-        | Q(follows__actor__in=event.participants.all())
-    )
-    codes = [country.code for country in event.countries]
-    if codes:
-        follows |= Q(follows__country__in=codes)
-    if event.track_id:
-        follows |= Q(follows__track=event.track_id)
-    return active_subscribers().filter(pk__in=Subscriber.objects.filter(follows).values("pk"))
-
-
-def is_remindable(event: Event) -> bool:
-    """Tell whether reminders go out for this event (dated to the day, published, going ahead)."""
-    return (
-        event.published
-        and event.precision in (timing.MINUTE, timing.DAY)
-        and event.status in REMINDABLE_STATUSES
-    )
+    """Return the active subscribers one of whose follows selects this event."""
+    return active_subscribers().following(event)
 
 
 def schedule_of(event: Event) -> dict[str, Any]:
@@ -68,7 +48,8 @@ def schedule_of(event: Event) -> dict[str, Any]:
     }
 
 
-def _changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def schedule_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Tell whether two schedules (see `schedule_of`) differ in time, place or status."""
     return any(
         old.get(name) != new.get(name) for name in ("start_utc", "end_utc", "place", "status")
     )
@@ -122,14 +103,14 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
         pending_notices.update(state=State.SKIPPED, last_error="Superseded by the cancellation.")
         _notify_followers(event, Kind.CANCELLED, f"cancelled@{event.sequence}", now, old, current)
     elif (
-        old["precision"] in timing.COARSER_THAN_DAY
-        and current["precision"] not in timing.COARSER_THAN_DAY
+        not is_calendar_precision(old["precision"])
+        and is_calendar_precision(current["precision"])
         # A date taken away and given back while a change notice is pending is just a change:
         # followers never heard it had gone, and that notice must show the date as it is now.
         and not pending_notices.exists()
     ):
         _notify_followers(event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, old, current)
-    elif _changed(old, current):
+    elif schedule_changed(old, current):
         # Debounced: later changes within the delay update the pending notice's "new" values.
         updated = 0
         for notice in pending_notices:
@@ -163,7 +144,7 @@ def _notify_followers(
 
 def _sync_reminders(event: Event, now: dt.datetime) -> None:
     pending = Notification.objects.filter(event=event, kind=Kind.REMINDER, state=State.PENDING)
-    if not is_remindable(event):
+    if not event.gets_reminders:
         pending.update(state=State.SKIPPED, last_error=f"Event is {event.get_status_display()}.")
         return
     wanted = {
@@ -238,42 +219,17 @@ def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
     if not subscriber.active:
         pending.update(state=State.SKIPPED, last_error="Subscriber is not active.")
         return
-    followed = followed_events(subscriber, remindable_only=False).values("pk")
-    pending.exclude(event__in=followed).update(
+    followed = Event.objects.matching(subscriber.followed())
+    pending.exclude(event__in=followed.values("pk")).update(
         state=State.SKIPPED, last_error="No longer followed."
     )
-    events = list(followed_events(subscriber).filter(start_utc__gt=now - grace()))
+    events = list(followed.getting_reminders().filter(start_utc__gt=now - grace()))
     leads = set(subscriber.lead_times)
     pending.filter(kind=Kind.REMINDER).exclude(lead_minutes__in=leads).update(
         state=State.SKIPPED, last_error="Lead time no longer chosen."
     )
     for event in events:
         _create_reminders(event, {(subscriber.pk, lead) for lead in leads}, now)
-
-
-def followed_events(subscriber: Subscriber, remindable_only: bool = True) -> QuerySet[Event]:
-    """Return the events this subscriber follows (only those reminders go out for, by default)."""
-    follows = list(subscriber.follows.all())
-    selection = Q(pk__in=[])
-    for follow in follows:
-        if follow.event_id:
-            selection |= Q(pk=follow.event_id)
-        elif follow.topic_id:
-            selection |= Q(topics=follow.topic_id)
-        elif follow.actor_id:
-            selection |= Q(participants=follow.actor_id)
-        elif follow.track_id:
-            selection |= Q(track=follow.track_id)
-        elif follow.country:
-            selection |= Q(countries__contains=follow.country.code)
-    events = Event.objects.filter(pk__in=Event.objects.filter(selection).values("pk"))
-    if not remindable_only:
-        return events
-    return events.filter(
-        published=True,
-        precision__in=(timing.MINUTE, timing.DAY),
-        status__in=REMINDABLE_STATUSES,
-    )
 
 
 def request_confirmation(subscriber: Subscriber, now: dt.datetime | None = None) -> Notification:
