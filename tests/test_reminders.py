@@ -5,11 +5,13 @@ import threading
 
 import icalendar
 import pytest
+from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
 
+from timeline import tasks
 from timeline.feeds import publishing as feeds
-from timeline.models import Event, Notification, Subscriber, SubscriberLink
+from timeline.models import Event, Feed, Notification, Subscriber, SubscriberLink
 from timeline.notifications import dispatch, links, scheduling
 
 from .factories import SourceFactory
@@ -77,6 +79,33 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp, set
     feed_vevent = feed_calendar.walk("VEVENT")[0]
     assert str(vevent["UID"]) == str(feed_vevent["UID"]) == str(event.uid)
     assert int(vevent["SEQUENCE"]) == int(feed_vevent["SEQUENCE"]) == event.sequence
+
+
+def test_an_edit_queues_its_feeds_and_its_reminders_as_two_tasks(
+    django_capture_on_commit_callbacks,
+):
+    queued: dict[str, list] = {}
+
+    def note(sender, headers=None, body=None, **kwargs) -> None:
+        queued[headers["task"]] = body[0]
+
+    before_task_publish.connect(note)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            energy = topic()
+            follower("reader@example.com", energy, lead_times=[60])
+            event = upcoming_event(energy, title="Intergovernmental commission")
+    finally:
+        before_task_publish.disconnect(note)
+    assert list(queued) == [tasks.publish_feeds.name, tasks.sync_outbox.name]
+    # Each does its own part: the reminders come without the feeds, and the feeds without them.
+    tasks.sync_outbox.apply(args=queued[tasks.sync_outbox.name]).get()
+    assert [row.subscriber.email for row in reminders(event)] == ["reader@example.com"]
+    assert not Feed.objects.exists()
+    Notification.objects.all().delete()
+    tasks.publish_feeds.apply(args=queued[tasks.publish_feeds.name]).get()
+    assert "Intergovernmental commission" in Feed.objects.get(key="all").read().decode()
+    assert not Notification.objects.exists()
 
 
 def test_a_moved_event_takes_its_reminders_and_gets_one_debounced_notice(smtp, settings):
