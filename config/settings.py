@@ -38,6 +38,8 @@ if not SECRET_KEY:
         )
     # DEBUG only, and `check --deploy` flags it: never a production key.
     SECRET_KEY = "django-insecure-development-only"  # noqa: S105
+# Shown in page titles, the admin, calendar names and mail (templates read {{ SITE_NAME }}).
+SITE_NAME = env("SITE_NAME", default="Kazakhstan–Russia timeline")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Links in mail and feeds (RFC 8058 one-click unsubscribe among them) start with it: https only.
@@ -101,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "timeline.context_processors.site",
             ],
         },
     },
@@ -191,8 +194,8 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
-# Shown in authenticator apps next to the code.
-OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Kazakhstan-Russia timeline")
+# Shown in authenticator apps next to the code; plain ASCII, as it travels in an otpauth:// URI.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default=SITE_NAME.replace("–", "-"))
 
 # Public forms: at most COUNT posts per PERIOD ("5/h", "30/10m", "100/d", or seconds: "20/60").
 RATE_LIMITS = {

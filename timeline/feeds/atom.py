@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -24,8 +25,10 @@ class ChangesFeed(SyndicationFeed):
     """Atom feed of the most recently added or changed published events."""
 
     feed_type = TextSummaryAtomFeed
-    title = "Kazakhstan–Russia timeline: recent changes"
     subtitle = "Events added or changed, newest first."
+
+    def title(self) -> str:
+        return f"{settings.SITE_NAME}: recent changes"
 
     def link(self) -> str:
         return reverse("timeline:index")

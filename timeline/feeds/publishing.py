@@ -27,7 +27,6 @@ from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "2"
-SITE_NAME = "Kazakhstan–Russia timeline"
 CALENDAR_PRECISIONS = (timing.MINUTE, timing.DAY)
 ICAL_STATUS = {
     Event.Status.TENTATIVE: "TENTATIVE",
@@ -60,7 +59,7 @@ def spec(key: str) -> FeedSpec:
     if key == "all":
         return FeedSpec(
             key,
-            SITE_NAME,
+            settings.SITE_NAME,
             "Every dated event of the Kazakhstan–Russia relationship, with sources.",
             "/feeds/all.ics",
             Q(),
@@ -68,7 +67,7 @@ def spec(key: str) -> FeedSpec:
     if kind == "topic" and (topic := Topic.objects.filter(slug=value).first()):
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {topic.name}",
+            f"{settings.SITE_NAME}: {topic.name}",
             f"Events about {topic.name.lower()}.",
             f"/feeds/topics/{value}.ics",
             Q(topics=topic),
@@ -77,7 +76,7 @@ def spec(key: str) -> FeedSpec:
         name = countries.name(value)
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {name}",
+            f"{settings.SITE_NAME}: {name}",
             f"Events involving {name}.",
             f"/feeds/countries/{value}.ics",
             Q(countries__contains=value),
@@ -85,7 +84,7 @@ def spec(key: str) -> FeedSpec:
     if kind == "track" and (track := Track.objects.filter(slug=value).first()):
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {track.name}",
+            f"{settings.SITE_NAME}: {track.name}",
             f"Milestones and events of {track.name}.",
             f"/feeds/tracks/{value}.ics",
             Q(track=track),
@@ -93,7 +92,7 @@ def spec(key: str) -> FeedSpec:
     if kind == "actor" and (actor := Actor.objects.filter(slug=value).first()):
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {actor.name}",
+            f"{settings.SITE_NAME}: {actor.name}",
             f"Events with {actor.name}.",
             f"/feeds/actors/{value}.ics",
             Q(participants=actor),
@@ -103,7 +102,7 @@ def spec(key: str) -> FeedSpec:
         if private:
             return FeedSpec(
                 key,
-                f"{SITE_NAME}: {private.name}",
+                f"{settings.SITE_NAME}: {private.name}",
                 "A personal selection of events.",
                 "",  # the path holds the secret token, which is not stored
                 private_selection(private),

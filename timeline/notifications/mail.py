@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from .. import timing
+from .. import context_processors, timing
 from ..feeds import publishing as feeds
 from ..models import Event, Notification
 from . import links
@@ -17,7 +17,7 @@ from . import links
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 SUBJECTS = {
-    Kind.CONFIRMATION: "Confirm your subscription to the Kazakhstan–Russia timeline",
+    Kind.CONFIRMATION: "Confirm your subscription to the {site_name}",
     Kind.REMINDER: "Reminder: {title} — {when}",
     Kind.RESCHEDULED: "Changed: {title}",
     Kind.CANCELLED: "Cancelled: {title}",
@@ -61,7 +61,7 @@ def build(notification: Notification) -> EmailMultiAlternatives:
     if notification.kind == Kind.CONFIRMATION:
         # An unconfirmed address gets a confirmation link only, never a preferences link.
         urls = {CONFIRM: links.confirm_url(subscriber)}
-        subject = SUBJECTS[Kind.CONFIRMATION]
+        subject = SUBJECTS[Kind.CONFIRMATION].format(site_name=settings.SITE_NAME)
     else:
         # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
         urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
@@ -104,6 +104,7 @@ def bodies(notification: Notification) -> tuple[str, str]:
         zone,
         json.dumps(changes, sort_keys=True),
         settings.SITE_URL,
+        settings.SITE_NAME,
         settings.CONFIRMATION_MAX_AGE_HOURS,
     )
     cached = _bodies.get(key)
@@ -112,6 +113,8 @@ def bodies(notification: Notification) -> tuple[str, str]:
             "kind": notification.kind,
             "event": event,
             "site_url": settings.SITE_URL,
+            # Rendered outside any request: no context processor adds it.
+            **context_processors.site(None),
             **PERSONAL,
             **changes,
             "confirm_url": CONFIRM,

@@ -85,6 +85,10 @@ class TimelineAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
 
+    @property
+    def site_header(self) -> str:
+        return settings.SITE_NAME
+
     def has_permission(self, request: HttpRequest) -> bool:
         """Let staff in once verified by a device, or by password if none is needed or set up."""
         user = request.user
