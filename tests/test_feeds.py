@@ -12,7 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from timeline.feeds import publishing as feeds
 from timeline.models import Event, EventFragment, Feed, PrivateFeed
 
-from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
+from .factories import (
+    EventFactory,
+    PlaceFactory,
+    PrivateFeedFactory,
+    SourceFactory,
+    TopicFactory,
+)
 from .feed_helpers import expected, generate_events
 from .parsers import (
     assert_lines_well_formed,
@@ -223,10 +229,8 @@ def test_private_feed_by_secret_token(client):
     followed.topics.add(nuclear)
     other = EventFactory(title="Other", countries=["DE"])
     other.topics.add(trade)
-    private = PrivateFeed(name="Embassy desk")
-    token = private.issue_token()
-    private.save()
-    private.topics.add(nuclear)
+    private = PrivateFeedFactory(topics=[nuclear])
+    token = private.token
     assert token not in private.token_hash and len(token) >= 43  # 256 random bits
 
     body = fetch(client, f"/feeds/private/{token}.ics").content.decode()
@@ -384,10 +388,8 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
 def test_public_feeds_may_be_cached_by_anyone_private_ones_only_by_their_reader(client):
     topic = TopicFactory(slug="energy")
     EventFactory().topics.add(topic)
-    private = PrivateFeed(name="Embassy desk")
-    token = private.issue_token()
-    private.save()
-    private.topics.add(topic)
+    private = PrivateFeedFactory(topics=[topic])
+    token = private.token
     for url, cache_control in (
         ("/feeds/all.ics", "public, max-age=3600"),
         ("/feeds/topics/energy.ics", "public, max-age=3600"),

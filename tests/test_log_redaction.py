@@ -19,12 +19,11 @@ import pytest
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from timeline.models import PrivateFeed, Subscriber
 from timeline.notifications import links
 from timeline.security.log_redaction import redact_secrets
 
 from .conftest import ROOT, stop, wait_for, worker_environment
-from .factories import EventFactory, TopicFactory
+from .factories import EventFactory, PrivateFeedFactory, SubscriberFactory, TopicFactory
 from .test_compose import dockerfile_cmd
 
 
@@ -38,14 +37,10 @@ def secret_links() -> dict[str, str]:
     """Return a working token of each kind, with what each is for."""
     topic = TopicFactory()
     EventFactory().topics.add(topic)
-    feed = PrivateFeed(name="Embassy desk")
-    feed_token = feed.issue_token()
-    feed.save()
-    feed.topics.add(topic)
-    subscriber = Subscriber.objects.create(email="reader@example.com")
-    subscriber.follows.create(topic=topic)
+    feed = PrivateFeedFactory(topics=[topic])
+    subscriber = SubscriberFactory(unconfirmed=True, follows=[topic])
     return {
-        "feed": feed_token,
+        "feed": feed.token,
         "confirm": links.token_for(subscriber, links.CONFIRM_SALT),
         "manage": links.token_for(subscriber, links.MANAGE_SALT),
     }

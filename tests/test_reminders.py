@@ -14,7 +14,7 @@ from timeline.feeds import publishing as feeds
 from timeline.models import Event, Feed, Notification, Subscriber, SubscriberLink
 from timeline.notifications import dispatch, links, scheduling
 
-from .factories import SourceFactory
+from .factories import NotificationFactory, SourceFactory, SubscriberFactory
 from .notify_helpers import follower, topic, upcoming_event
 
 pytestmark = pytest.mark.django_db
@@ -250,8 +250,9 @@ def test_a_title_with_line_breaks_cannot_inject_headers(smtp):
 
 def test_unconfirmed_paused_or_unsubscribed_get_nothing_but_a_confirmation(smtp):
     energy = topic()
-    unconfirmed = Subscriber.objects.create(email="new@example.com", lead_times=[60])
-    unconfirmed.follows.create(topic=energy)
+    unconfirmed = SubscriberFactory(
+        email="new@example.com", lead_times=[60], unconfirmed=True, follows=[energy]
+    )
     paused = follower("paused@example.com", energy, lead_times=(60,))
     paused.paused = True
     paused.save()
@@ -259,15 +260,7 @@ def test_unconfirmed_paused_or_unsubscribed_get_nothing_but_a_confirmation(smtp)
     scheduling.sync_event(event.pk)
     scheduling.request_confirmation(unconfirmed)
     # A row made for them anyway (e.g. before they paused) is re-checked at send time.
-    Notification.objects.create(
-        subscriber=paused,
-        event=event,
-        kind=Kind.REMINDER,
-        key="x",
-        lead_minutes=60,
-        due_at=timezone.now(),
-        payload={"start_utc": event.start_utc.isoformat()},
-    )
+    NotificationFactory(subscriber=paused, event=event)
     dispatch.dispatch_due(now=event.start_utc - dt.timedelta(minutes=59))
     assert [(m["To"], subject(m).split(" ")[0]) for m in smtp.messages] == [
         ("new@example.com", "Confirm")
@@ -352,7 +345,7 @@ def test_two_dispatchers_at_once_send_each_of_1000_mails_once(smtp):
 
 def test_the_confirmation_mail_states_the_real_expiry(smtp, settings):
     settings.CONFIRMATION_MAX_AGE_HOURS = 5
-    subscriber = Subscriber.objects.create(email="new@example.com", lead_times=[60])
+    subscriber = SubscriberFactory(email="new@example.com", lead_times=[60], unconfirmed=True)
     scheduling.request_confirmation(subscriber)
     dispatch.dispatch_due()
     (message,) = smtp.messages
