@@ -21,9 +21,9 @@ from timeline.models import Event, Feed, Notification, Subscriber, Subscription
 from timeline.notifications import mail, scheduling
 
 from ..browser import CHROMIUM, CHROMIUM_ARGS, check_installed
-from ..conftest import wait_for
 from ..factories import PlaceFactory
 from ..notify_helpers import follower, topic, upcoming_event
+from ..processes import wait_for
 from ..two_factor import totp_code
 from . import services
 from .conftest import record
