@@ -42,6 +42,8 @@ if not SECRET_KEY:
         )
     # DEBUG only, and `check --deploy` flags it: never a production key.
     SECRET_KEY = "django-insecure-development-only"  # noqa: S105
+# Shown in page titles, the admin, calendar names and mail (templates read {{ SITE_NAME }}).
+SITE_NAME: str = env("SITE_NAME", default="Kazakhstan–Russia timeline")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Links in mail and feeds (RFC 8058 one-click unsubscribe among them) start with it: https only.
@@ -105,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "timeline.context_processors.site",
             ],
         },
     },
@@ -195,8 +198,8 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
-# Shown in authenticator apps next to the code.
-OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Kazakhstan-Russia timeline")
+# Shown in authenticator apps next to the code; plain ASCII, as it travels in an otpauth:// URI.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default=SITE_NAME.replace("–", "-"))
 
 # Public forms: at most COUNT posts per PERIOD ("5/h", "30/10m", "100/d", or seconds: "20/60").
 RATE_LIMITS = {
@@ -263,7 +266,7 @@ if not DEBUG and _email["EMAIL_BACKEND"].rsplit(".", 2)[-2] in _UNDELIVERED:
     )
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Timeline <timeline@localhost>")
 
-# --- Celery ----------------------------------------------------------------------------------
+# --- Redis and the cache ----------------------------------------------------------------------
 # Without REDIS_URL the broker is a folder on disk, so `make run` needs no server.
 REDIS_URL = env("REDIS_URL", default="")
 # Django's cache (the form rate limits) lives in Redis when there is one, so every web process
@@ -279,31 +282,6 @@ CACHES = {
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
-}
-if REDIS_URL:
-    CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
-else:
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(RUN_DIR / "broker"),
-        "data_folder_out": str(RUN_DIR / "broker"),
-        "control_folder": str(RUN_DIR / "broker-control"),
-        "store_processed": False,
-    }
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TIMEZONE = "UTC"
-CELERY_ENABLE_UTC = True
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = env(
-    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(RUN_DIR / "celerybeat-schedule")
-)
-CELERY_BEAT_SCHEDULE = {
-    "record-heartbeat": {"task": "timeline.tasks.record_heartbeat", "schedule": 30.0},
-    "publish-all-feeds": {"task": "timeline.tasks.publish_all_feeds", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------
@@ -343,12 +321,6 @@ FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
 FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
 # How often beat looks for edits whose publish task was lost (a broker outage, a killed worker).
 FEED_CATCH_UP_SECONDS = env.float("FEED_CATCH_UP_SECONDS", default=15.0)
-CELERY_BEAT_SCHEDULE["publish-owed-feeds"] = {
-    "task": "timeline.tasks.publish_owed_feeds",
-    "schedule": FEED_CATCH_UP_SECONDS,
-    # A backlog built up while no worker ran is worth one run, not hundreds.
-    "options": {"expires": FEED_CATCH_UP_SECONDS},
-}
 
 # --- Notifications ---------------------------------------------------------------------------
 # A reminder later than this is skipped rather than sent late.
@@ -363,22 +335,70 @@ SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=30.0)
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=8)
 # Confirmation links expire after this many hours.
 CONFIRMATION_MAX_AGE_HOURS = env.int("CONFIRMATION_MAX_AGE_HOURS", default=72)
-# Expired confirmation links are deleted hourly (see links.prune).
-CELERY_BEAT_SCHEDULE["prune-links"] = {
-    "task": "timeline.tasks.prune_links",
-    "schedule": 3600.0,
-    "options": {"expires": 3600.0},
-}
 # A claimed row stays with its dispatcher this long unless renewed (or the claimer's database
 # session is gone); longer than two SMTP timeouts, so a slow send never loses its lease.
 DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=30.0)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # While the database is unreachable, a dispatcher keeps trying to record what it sent this long.
 DISPATCH_MARK_RETRY_SECONDS = env.float("DISPATCH_MARK_RETRY_SECONDS", default=300.0)
-CELERY_BEAT_SCHEDULE["dispatch-notifications"] = {
-    "task": "timeline.tasks.dispatch_notifications",
-    "schedule": DISPATCH_INTERVAL_SECONDS,
-    "options": {"expires": max(DISPATCH_INTERVAL_SECONDS, 1.0)},
-}
 # An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+
+# --- Celery ----------------------------------------------------------------------------------
+# Every Celery setting is here, after the settings the beat schedule reads.
+# Without REDIS_URL the broker is a folder on disk, so `make run` needs no server.
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(RUN_DIR / "broker"),
+        "data_folder_out": str(RUN_DIR / "broker"),
+        "control_folder": str(RUN_DIR / "broker-control"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task stuck on a hung database, disk or SMTP server is stopped rather than holding a pool
+# process for good. Honest runs stay far below: publishing every feed of 10,000 events takes
+# ~10 s, and a dispatcher batch (DISPATCH_BATCH_SIZE mails over one connection) a few seconds, or
+# one EMAIL_TIMEOUT per mail against a failing server. A run stopped anyway is caught up as after
+# a killed worker: publish_owed_feeds republishes, and claimed mails return when their lease
+# (DISPATCH_LEASE_SECONDS) ends, to the next dispatcher beat starts. The hard limit (SIGKILL) gives
+# the soft limit's exception a minute to unwind; both stay under the Redis visibility_timeout,
+# so a task still running is never delivered a second time.
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = env(
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(RUN_DIR / "celerybeat-schedule")
+)
+CELERY_BEAT_SCHEDULE = {
+    "record-heartbeat": {"task": "timeline.tasks.record_heartbeat", "schedule": 30.0},
+    # Moves every feed's window on, and catches up whatever else was missed.
+    "publish-all-feeds": {"task": "timeline.tasks.publish_all_feeds", "schedule": 3600.0},
+    # Publishes the edits whose publish_feeds message was lost (a broker outage, a killed worker).
+    "publish-owed-feeds": {
+        "task": "timeline.tasks.publish_owed_feeds",
+        "schedule": FEED_CATCH_UP_SECONDS,
+        # A backlog built up while no worker ran is worth one run, not hundreds.
+        "options": {"expires": FEED_CATCH_UP_SECONDS},
+    },
+    # Sends what is due; first brings the outbox in line with edits whose sync_outbox was lost.
+    "dispatch-notifications": {
+        "task": "timeline.tasks.dispatch_notifications",
+        "schedule": DISPATCH_INTERVAL_SECONDS,
+        "options": {"expires": max(DISPATCH_INTERVAL_SECONDS, 1.0)},
+    },
+    # Deletes expired confirmation links (see links.prune).
+    "prune-links": {
+        "task": "timeline.tasks.prune_links",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}

@@ -3,7 +3,6 @@
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "Kazakhstan–Russia timeline"
 admin.site.site_title = "Timeline admin"
 admin.site.index_title = "The record"
 

@@ -1,12 +1,8 @@
-"""Shared fixtures: users in the editor groups, and a real Celery worker process."""
+"""Shared fixtures: users in the editor groups, a real Celery worker process, an SMTP server."""
 
 import os
-import subprocess
-import sys
-import time
 import uuid
 from importlib import import_module
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -16,7 +12,8 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from hypothesis import settings as hypothesis_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+from .processes import start_celery, stop
+
 # The fault suite restarts the servers it uses: `make faults` runs it against private ones.
 collect_ignore = [] if os.environ.get("FAULTS_PG_PORT") else ["faults"]
 
@@ -93,40 +90,6 @@ def publisher(db) -> User:
     return _staff_in("Publishers", "paula")
 
 
-def worker_environment() -> dict[str, str]:
-    """Return the environment for a child process that must use the test database."""
-    settings = connection.settings_dict
-    url = (
-        f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:"
-        f"{settings['PORT'] or 5432}/{settings['NAME']}"
-    )
-    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-
-
-def start_celery(kind: str, log_path: Path, *extra: str) -> subprocess.Popen:
-    """Start `celery worker` or `celery beat` as production does, on the test database."""
-    arguments = {
-        "worker": ["worker", "--concurrency=1", "--without-gossip", "--without-mingle"],
-        "beat": ["beat", f"--schedule={log_path.with_suffix('.schedule')}"],
-    }[kind]
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel=INFO", *extra],
-        cwd=ROOT,
-        env=worker_environment(),
-        stdout=log_path.open("a"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start `celery worker` as production does, against Redis and the test database."""
@@ -140,17 +103,6 @@ def celery_worker_process(transactional_db, tmp_path):
     finally:
         stop(process)
         print(log_path.read_text()[-4000:])
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
-    """Poll *predicate* until it returns something truthy, or fail after *timeout* seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

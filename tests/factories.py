@@ -3,8 +3,20 @@
 import datetime as dt
 
 import factory
+from django.utils import timezone
 
-from timeline.models import Actor, Event, Place, Source, Topic, Track
+from timeline.models import (
+    Actor,
+    Event,
+    Notification,
+    Place,
+    PrivateFeed,
+    Source,
+    Subscriber,
+    Subscription,
+    Topic,
+    Track,
+)
 
 
 class PlaceFactory(factory.django.DjangoModelFactory):
@@ -72,3 +84,92 @@ class SourceFactory(factory.django.DjangoModelFactory):
     url = factory.Sequence(lambda n: f"https://astanatimes.com/2025/11/article-{n}/")
     publisher = "The Astana Times"
     published_on = dt.date(2025, 11, 12)
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    """A reader who confirmed their address; `unconfirmed=True` for one who has not yet."""
+
+    class Meta:
+        model = Subscriber
+        skip_postgeneration_save = True
+
+    class Params:
+        unconfirmed = factory.Trait(confirmed_at=None)
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.com")
+    confirmed_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def follows(self, create: bool, extracted, **kwargs) -> None:
+        """Follow each of `follows=[topic, actor, track, event, "KZ"]` (a string is a country)."""
+        if create and extracted:
+            for followed in extracted:
+                SubscriptionFactory(subscriber=self, **follow_fields(followed))
+
+
+def follow_fields(followed) -> dict:
+    """Return the Subscription fields that follow *followed*: a model instance or a country."""
+    if isinstance(followed, str):
+        return {"topic": None, "country": followed}
+    name = {Topic: "topic", Actor: "actor", Track: "track", Event: "event"}[type(followed)]
+    return {"topic": None, name: followed}
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """One follow; a topic unless another thing is given (see follow_fields)."""
+
+    class Meta:
+        model = Subscription
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    topic = factory.SubFactory(TopicFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """An outbox row: by default a 60-minute reminder of an event, due now."""
+
+    class Meta:
+        model = Notification
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    event = factory.SubFactory(EventFactory)
+    kind = Notification.Kind.REMINDER
+    key = factory.Sequence(lambda n: f"row-{n}")
+    lead_minutes = 60
+    due_at = factory.LazyFunction(timezone.now)
+    payload = factory.LazyAttribute(
+        lambda row: {"start_utc": row.event.start_utc.isoformat()} if row.event else {}
+    )
+
+
+class PrivateFeedFactory(factory.django.DjangoModelFactory):
+    """A private feed with a live token: the token itself is left on the instance as `.token`."""
+
+    class Meta:
+        model = PrivateFeed
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Desk {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs) -> PrivateFeed:
+        feed = model_class(*args, **kwargs)
+        # Only the hash is stored; tests need the token to open the feed.
+        feed.token = feed.issue_token()
+        feed.save()
+        return feed
+
+    @factory.post_generation
+    def topics(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.topics.add(*extracted)
+
+    @factory.post_generation
+    def tracks(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.tracks.add(*extracted)
+
+    @factory.post_generation
+    def actors(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.actors.add(*extracted)

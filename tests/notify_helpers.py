@@ -1,24 +1,21 @@
-"""Subscribers and events for the notification tests."""
+"""Subscribers and events for the notification tests, in the words those tests use."""
 
 import datetime as dt
 
 from django.utils import timezone
 
-from timeline.models import Subscriber, Subscription
-
-from .factories import EventFactory, PlaceFactory, TopicFactory
+from .factories import EventFactory, PlaceFactory, SubscriberFactory, TopicFactory
 
 
 def follower(email: str, topic=None, lead_times=(1440, 60), zone="Europe/Berlin", **follows):
     """Return a confirmed subscriber following *topic* (or the given follows)."""
-    subscriber = Subscriber.objects.create(
-        email=email, timezone=zone, lead_times=list(lead_times), confirmed_at=timezone.now()
+    followed = [topic] if topic is not None else []
+    return SubscriberFactory(
+        email=email,
+        timezone=zone,
+        lead_times=list(lead_times),
+        follows=[*followed, *follows.values()],
     )
-    if topic is not None:
-        Subscription.objects.create(subscriber=subscriber, topic=topic)
-    for name, value in follows.items():
-        Subscription.objects.create(subscriber=subscriber, **{name: value})
-    return subscriber
 
 
 def upcoming_event(topic=None, starts_in=dt.timedelta(days=2), **fields):

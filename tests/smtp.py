@@ -7,18 +7,13 @@ message and drop the connection before answering.
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .processes import free_port
 
 
 @dataclass

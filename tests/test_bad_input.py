@@ -27,7 +27,7 @@ from timeline.models import (
 from timeline.notifications import dispatch, links, scheduling
 from timeline.text import TEXT_MAX_LENGTH
 
-from .factories import PlaceFactory, TopicFactory
+from .factories import PlaceFactory, SubscriberFactory, TopicFactory
 from .notify_helpers import follower
 from .test_admin import ADD_URL, edit, new_event_data
 from .two_factor import log_in_verified
@@ -246,8 +246,7 @@ def test_signup_and_preferences_refuse_an_unknown_zone(client):
     assert "timezone" in response.context["form"].errors
     assert not Subscriber.objects.exists() and not Subscription.objects.exists()
 
-    subscriber = Subscriber.objects.create(email="b@example.com", confirmed_at=timezone.now())
-    Subscription.objects.create(subscriber=subscriber, topic=topic)
+    subscriber = SubscriberFactory(email="b@example.com", follows=[topic])
     url = reverse("timeline:subscription", args=[links.token_for(subscriber)])
     for zone in ("Mars/Olympus", "UTC\r\nX: 1", "z" * 10_000):
         response = client.post(

@@ -1,18 +1,15 @@
 """Forwarding headers are believed only from our own proxies: no dodging lockouts and limits."""
 
 import http.client
-import subprocess
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
 from timeline.security.client_ip import client_ip
 
-from .conftest import ROOT, stop, wait_for, worker_environment
 from .factories import EventFactory, TopicFactory
-from .test_log_redaction import free_port, gunicorn_as_deployed, status_of
+from .processes import free_port, gunicorn_as_deployed, http_status, start_server, stop, wait_for
 from .test_security_settings import PRODUCTION, manage, settings_in
 
 pytestmark = pytest.mark.django_db
@@ -121,23 +118,15 @@ def test_gunicorn_as_deployed_believes_forwarded_proto_only_from_our_proxies(
 ):
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    environment = {
-        **worker_environment(),
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "1",
-        "TRUSTED_PROXIES": proxies,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "STATIC_ROOT": str(django_settings.STATIC_ROOT),
-    }
-    process = subprocess.Popen(
+    process = start_server(
         gunicorn_as_deployed(port),
-        cwd=ROOT,
-        env=environment,
-        stdout=log.open("w"),
-        stderr=log.open("a"),
+        log,
+        DEBUG="0",
+        SECURE_SSL_REDIRECT="1",
+        TRUSTED_PROXIES=proxies,
     )
     try:
-        wait_for(lambda: status_of(f"http://127.0.0.1:{port}", "/healthz") == 200, timeout=120)
+        wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, timeout=120)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/feeds/", headers={"X-Forwarded-Proto": "https"})
         # From 127.0.0.1: gunicorn's own default would believe the header from there.

@@ -12,8 +12,8 @@ from django.utils import timezone
 from timeline.models import Notification
 from timeline.notifications import scheduling
 
-from .conftest import start_celery, stop, wait_for
 from .notify_helpers import follower, topic, upcoming_event
+from .processes import start_celery, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 INTERVAL = 1.0

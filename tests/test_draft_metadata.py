@@ -2,9 +2,7 @@
 
 import pytest
 
-from timeline.models import Subscriber, Subscription
-
-from .factories import ActorFactory, EventFactory, TopicFactory, TrackFactory
+from .factories import ActorFactory, EventFactory, SubscriberFactory, TopicFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +50,9 @@ def test_a_follow_whose_events_went_back_to_draft_is_kept_in_preferences(client,
     from timeline.notifications import links
 
     _, draft = record
-    subscriber = Subscriber.objects.create(
-        email="reader@example.com", timezone="UTC", lead_times=[1440]
+    subscriber = SubscriberFactory(
+        unconfirmed=True, timezone="UTC", lead_times=[1440], follows=[draft.topics.get()]
     )
-    topic = draft.topics.get()
-    Subscription.objects.create(subscriber=subscriber, topic=topic)
     token = links.token_for(subscriber)
     page = client.get(f"/subscriptions/{token}/").content.decode()
     # Their own follow is shown (and so kept on save), though no published event carries it.

@@ -10,8 +10,8 @@ from timeline import tasks
 from timeline.models import Heartbeat
 
 from .admin_forms import change_form_data
-from .conftest import wait_for
 from .factories import EventFactory, TopicFactory
+from .processes import wait_for
 from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from timeline.feeds import publishing as feeds
 from timeline.models import Event, EventFragment, Feed, PrivateFeed, hash_token
 
-from .factories import EventFactory, PlaceFactory, SourceFactory, TopicFactory
+from .factories import (
+    EventFactory,
+    PlaceFactory,
+    PrivateFeedFactory,
+    SourceFactory,
+    TopicFactory,
+)
 from .feed_helpers import expected, generate_events
 from .parsers import (
     assert_lines_well_formed,
@@ -223,10 +229,8 @@ def test_private_feed_by_secret_token(client):
     followed.topics.add(nuclear)
     other = EventFactory(title="Other", countries=["DE"])
     other.topics.add(trade)
-    private = PrivateFeed(name="Embassy desk")
-    token = private.issue_token()
-    private.save()
-    private.topics.add(nuclear)
+    private = PrivateFeedFactory(topics=[nuclear])
+    token = private.token
     assert token not in private.token_hash and len(token) >= 43  # 256 random bits
 
     body = fetch(client, f"/feeds/private/{token}.ics").content.decode()
@@ -372,8 +376,9 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
             topic.save()
     finally:
         before_task_publish.disconnect(count)
-    # One task reaches the broker for the whole transaction, however many changes.
-    assert sent == ["timeline.tasks.publish_changes"]
+    # One feed task reaches the broker for the whole transaction, however many changes (and
+    # one for the reminders of the events touched).
+    assert sent == ["timeline.tasks.publish_feeds", "timeline.tasks.sync_outbox"]
     assert Event.objects.get(pk=event.pk).revision > revision
     feeds.publish_changes([event.pk])
     body = Feed.objects.get(key="all").read().decode()
@@ -383,10 +388,8 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
 def test_public_feeds_may_be_cached_by_anyone_private_ones_only_by_their_reader(client):
     topic = TopicFactory(slug="energy")
     EventFactory().topics.add(topic)
-    private = PrivateFeed(name="Embassy desk")
-    token = private.issue_token()
-    private.save()
-    private.topics.add(topic)
+    private = PrivateFeedFactory(topics=[topic])
+    token = private.token
     for url, cache_control in (
         ("/feeds/all.ics", "public, max-age=3600"),
         ("/feeds/topics/energy.ics", "public, max-age=3600"),

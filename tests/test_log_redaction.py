@@ -9,43 +9,35 @@ import io
 import logging
 import re
 import secrets
-import socket
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
-from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from timeline.models import PrivateFeed, Subscriber
 from timeline.notifications import links
 from timeline.security.log_redaction import redact_secrets
 
-from .conftest import ROOT, stop, wait_for, worker_environment
-from .factories import EventFactory, TopicFactory
-from .test_compose import dockerfile_cmd
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .factories import EventFactory, PrivateFeedFactory, SubscriberFactory, TopicFactory
+from .processes import (
+    free_port,
+    gunicorn_as_deployed,
+    http_status,
+    runserver_as_make_run,
+    start_server,
+    stop,
+    wait_for,
+)
 
 
 def secret_links() -> dict[str, str]:
     """Return a working token of each kind, with what each is for."""
     topic = TopicFactory()
     EventFactory().topics.add(topic)
-    feed = PrivateFeed(name="Embassy desk")
-    feed_token = feed.issue_token()
-    feed.save()
-    feed.topics.add(topic)
-    subscriber = Subscriber.objects.create(email="reader@example.com")
-    subscriber.follows.create(topic=topic)
+    feed = PrivateFeedFactory(topics=[topic])
+    subscriber = SubscriberFactory(unconfirmed=True, follows=[topic])
     return {
-        "feed": feed_token,
+        "feed": feed.token,
         "confirm": links.token_for(subscriber, links.CONFIRM_SALT),
         "manage": links.token_for(subscriber, links.MANAGE_SALT),
     }
@@ -83,35 +75,6 @@ def visit(base: str, method: str, path: str, referer: str) -> int:
         return error.code
 
 
-def status_of(base: str, path: str) -> int:
-    try:
-        return visit(base, "GET", path, "")
-    except OSError:
-        return 0
-
-
-def gunicorn_as_deployed(port: int) -> list[str]:
-    """Return the Dockerfile's CMD, bound to a free port on 127.0.0.1 instead of 0.0.0.0:8000."""
-    argv = dockerfile_cmd()
-    assert argv[0] == "gunicorn", argv
-    args, rest = [], iter(argv[1:])
-    for arg in rest:
-        if arg in ("-b", "--bind"):
-            next(rest)
-        elif not arg.startswith("--bind="):
-            args.append(arg)
-    return [sys.executable, "-m", "gunicorn", *args, "--bind", f"127.0.0.1:{port}"]
-
-
-def runserver_as_make_run(port: int) -> list[str]:
-    (line,) = [
-        line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
-    ]
-    argv = line.removeprefix("web:").split()
-    assert argv[:3] == ["python", "manage.py", "runserver"], argv
-    return [sys.executable, *argv[1:-1], f"127.0.0.1:{port}"]
-
-
 SERVERS = {
     "gunicorn (Dockerfile)": (gunicorn_as_deployed, {"DEBUG": "0"}),
     "runserver (make run)": (runserver_as_make_run, {"DEBUG": "1"}),
@@ -125,21 +88,10 @@ def test_no_secret_token_reaches_the_server_logs(transactional_db, tmp_path, ser
     command, environment = SERVERS[server]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
-    process = subprocess.Popen(
-        command(port),
-        cwd=ROOT,
-        env={
-            **worker_environment(),
-            **environment,
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "STATIC_ROOT": str(settings.STATIC_ROOT),
-        },
-        stdout=stdout.open("w"),
-        stderr=stderr.open("w"),
-    )
+    log_path = tmp_path / "server.log"
+    process = start_server(command(port), log_path, **environment)
     try:
-        wait_for(lambda: status_of(base, "/healthz") == 200, timeout=120)
+        wait_for(lambda: http_status(f"{base}/healthz") == 200, timeout=120)
         referers = [
             f"{base}/subscriptions/{tokens['manage']}/",
             f"{base}/confirm/{tokens['confirm']}/",
@@ -149,7 +101,7 @@ def test_no_secret_token_reaches_the_server_logs(transactional_db, tmp_path, ser
             assert visit(base, method, path, referers[n % len(referers)]) == status, path
     finally:
         stop(process)
-    logs = stdout.read_text() + stderr.read_text()
+    logs = log_path.read_text()
 
     for method, path, status in visits:
         before_token = min((path.split(token)[0] for token in tokens.values()), key=len)

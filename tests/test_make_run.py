@@ -4,16 +4,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from .processes import ROOT, free_port, http_status, wait_for
+
 pytestmark = pytest.mark.slow
 
 # A newcomer's shell: none of the suite's configuration leaks into the fresh clone.
@@ -26,22 +24,6 @@ SUITE_VARIABLES = (
     "SITE_URL",
     "VIRTUAL_ENV",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def status_of(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
 
 
 def health(base: str) -> dict:
@@ -77,24 +59,21 @@ def test_make_run_from_a_fresh_clone(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and process.poll() is None:
-            if status_of(f"{base}/healthz") == 200:
-                break
-            time.sleep(1)
+        wait_for(
+            lambda: process.poll() is not None or http_status(f"{base}/healthz") == 200,
+            timeout=600,
+            interval=1,
+        )
         output = log_path.read_text()
         assert process.poll() is None, output[-3000:]
-        assert status_of(f"{base}/healthz") == 200, output[-3000:]
-        assert status_of(f"{base}/admin/login/") == 200
-        assert status_of(f"{base}/") == 200
+        assert http_status(f"{base}/healthz") == 200, output[-3000:]
+        assert http_status(f"{base}/admin/login/") == 200
+        assert http_status(f"{base}/") == 200
         password = re.search(r"with password: (\S+)", output)
         assert password, "make run did not print how to log in"
         assert (clone / "db.sqlite3").exists()
         # Beat schedules the heartbeat task, the worker runs it through the on-disk broker.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not health(base).get("worker_heartbeat"):
-            time.sleep(2)
-        assert health(base)["worker_heartbeat"], log_path.read_text()[-3000:]
+        wait_for(lambda: health(base).get("worker_heartbeat"), timeout=120, interval=2)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -102,8 +81,6 @@ def test_make_run_from_a_fresh_clone(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
-    deadline = time.monotonic() + 30
-    while group_alive(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not group_alive(process.pid), "processes were left running after Ctrl-C"
-    assert status_of(f"{base}/healthz") is None
+    # Fails if processes were left running after Ctrl-C.
+    wait_for(lambda: not group_alive(process.pid), timeout=30, interval=0.5)
+    assert http_status(f"{base}/healthz") == 0

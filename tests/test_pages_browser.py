@@ -25,7 +25,7 @@ from .browser import (
     horizontal_overflow,
     serious_violations,
 )
-from .factories import EventFactory, PlaceFactory
+from .factories import EventFactory, PlaceFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -281,7 +281,7 @@ def test_copy_button_stays_hidden_without_javascript(browser, site):
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone-360"])
 def test_no_serious_accessibility_violations(browser, site, scheme, viewport):
     event = Event.objects.get(slug="tokayev-state-visit-to-russia-2025")
-    reader = Subscriber.objects.create(email="reader@example.com", confirmed_at=timezone.now())
+    reader = SubscriberFactory()
     preferences = reverse("timeline:subscription", args=[links.token_for(reader)])
     page = new_page(browser, viewport, color_scheme=scheme)
     paths = ["/", event.get_absolute_url(), "/feeds/", "/subscribe/", "/?topic=nuclear"]

@@ -11,9 +11,9 @@ from reversion.models import Version
 from timeline.models import AnnouncedSchedule, Event, Notification
 
 from .admin_forms import change_form_data
-from .conftest import wait_for
 from .factories import EventFactory, PlaceFactory
 from .notify_helpers import follower, topic, upcoming_event
+from .processes import wait_for
 from .test_admin import ADD_URL, edit, new_event_data
 from .two_factor import log_in_verified
 

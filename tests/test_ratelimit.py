@@ -3,13 +3,12 @@
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from timeline.models import Subscriber
 from timeline.notifications import links
 from timeline.security import ratelimit
 
-from .factories import EventFactory, TopicFactory
+from .factories import EventFactory, SubscriberFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -85,10 +84,7 @@ def test_reading_the_form_is_never_limited(limits, topic):
 
 
 def test_preferences_are_limited_per_address_and_leaving_still_works(limits, topic):
-    subscriber = Subscriber.objects.create(
-        email="reader@example.com", confirmed_at=timezone.now(), lead_times=[1440]
-    )
-    subscriber.follows.create(topic=topic)
+    subscriber = SubscriberFactory(email="reader@example.com", lead_times=[1440], follows=[topic])
     token = links.token_for(subscriber, links.MANAGE_SALT)
     preferences = reverse("timeline:subscription", args=[token])
     data = {"topics": [topic.pk], "lead_times": ["60"], "timezone": "UTC"}
@@ -105,7 +101,9 @@ def test_preferences_are_limited_per_address_and_leaving_still_works(limits, top
 
 
 def test_confirming_is_limited_per_client_and_reading_the_page_is_not(limits):
-    readers = [Subscriber.objects.create(email=f"reader{n}@example.com") for n in range(4)]
+    readers = [
+        SubscriberFactory(email=f"reader{n}@example.com", unconfirmed=True) for n in range(4)
+    ]
     confirm = [
         reverse("timeline:confirm", args=[links.token_for(reader, links.CONFIRM_SALT)])
         for reader in readers

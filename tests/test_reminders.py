@@ -5,14 +5,16 @@ import threading
 
 import icalendar
 import pytest
+from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
 
+from timeline import tasks
 from timeline.feeds import publishing as feeds
-from timeline.models import Event, Notification, Subscriber, SubscriberLink
+from timeline.models import Event, Feed, Notification, Subscriber, SubscriberLink
 from timeline.notifications import dispatch, links, scheduling
 
-from .factories import SourceFactory
+from .factories import NotificationFactory, SourceFactory, SubscriberFactory
 from .notify_helpers import follower, topic, upcoming_event
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +79,33 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp, set
     feed_vevent = feed_calendar.walk("VEVENT")[0]
     assert str(vevent["UID"]) == str(feed_vevent["UID"]) == str(event.uid)
     assert int(vevent["SEQUENCE"]) == int(feed_vevent["SEQUENCE"]) == event.sequence
+
+
+def test_an_edit_queues_its_feeds_and_its_reminders_as_two_tasks(
+    django_capture_on_commit_callbacks,
+):
+    queued: dict[str, list] = {}
+
+    def note(sender, headers=None, body=None, **kwargs) -> None:
+        queued[headers["task"]] = body[0]
+
+    before_task_publish.connect(note)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            energy = topic()
+            follower("reader@example.com", energy, lead_times=[60])
+            event = upcoming_event(energy, title="Intergovernmental commission")
+    finally:
+        before_task_publish.disconnect(note)
+    assert list(queued) == [tasks.publish_feeds.name, tasks.sync_outbox.name]
+    # Each does its own part: the reminders come without the feeds, and the feeds without them.
+    tasks.sync_outbox.apply(args=queued[tasks.sync_outbox.name]).get()
+    assert [row.subscriber.email for row in reminders(event)] == ["reader@example.com"]
+    assert not Feed.objects.exists()
+    Notification.objects.all().delete()
+    tasks.publish_feeds.apply(args=queued[tasks.publish_feeds.name]).get()
+    assert "Intergovernmental commission" in Feed.objects.get(key="all").read().decode()
+    assert not Notification.objects.exists()
 
 
 def test_a_moved_event_takes_its_reminders_and_gets_one_debounced_notice(smtp, settings):
@@ -221,8 +250,9 @@ def test_a_title_with_line_breaks_cannot_inject_headers(smtp):
 
 def test_unconfirmed_paused_or_unsubscribed_get_nothing_but_a_confirmation(smtp):
     energy = topic()
-    unconfirmed = Subscriber.objects.create(email="new@example.com", lead_times=[60])
-    unconfirmed.follows.create(topic=energy)
+    unconfirmed = SubscriberFactory(
+        email="new@example.com", lead_times=[60], unconfirmed=True, follows=[energy]
+    )
     paused = follower("paused@example.com", energy, lead_times=(60,))
     paused.paused = True
     paused.save()
@@ -230,15 +260,7 @@ def test_unconfirmed_paused_or_unsubscribed_get_nothing_but_a_confirmation(smtp)
     scheduling.sync_event(event.pk)
     scheduling.request_confirmation(unconfirmed)
     # A row made for them anyway (e.g. before they paused) is re-checked at send time.
-    Notification.objects.create(
-        subscriber=paused,
-        event=event,
-        kind=Kind.REMINDER,
-        key="x",
-        lead_minutes=60,
-        due_at=timezone.now(),
-        payload={"start_utc": event.start_utc.isoformat()},
-    )
+    NotificationFactory(subscriber=paused, event=event)
     dispatch.dispatch_due(now=event.start_utc - dt.timedelta(minutes=59))
     assert [(m["To"], subject(m).split(" ")[0]) for m in smtp.messages] == [
         ("new@example.com", "Confirm")
@@ -323,7 +345,7 @@ def test_two_dispatchers_at_once_send_each_of_1000_mails_once(smtp):
 
 def test_the_confirmation_mail_states_the_real_expiry(smtp, settings):
     settings.CONFIRMATION_MAX_AGE_HOURS = 5
-    subscriber = Subscriber.objects.create(email="new@example.com", lead_times=[60])
+    subscriber = SubscriberFactory(email="new@example.com", lead_times=[60], unconfirmed=True)
     scheduling.request_confirmation(subscriber)
     dispatch.dispatch_due()
     (message,) = smtp.messages

@@ -4,12 +4,10 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from timeline.models import Subscriber
 from timeline.notifications import links
 
-from .factories import EventFactory, TopicFactory
+from .factories import EventFactory, SubscriberFactory, TopicFactory
 from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
@@ -21,8 +19,7 @@ def pages() -> dict[str, str]:
     event = EventFactory(title="Summit in Astana")
     topic = TopicFactory(name="Energy")
     event.topics.add(topic)
-    subscriber = Subscriber.objects.create(email="r@example.com", confirmed_at=timezone.now())
-    subscriber.follows.create(topic=topic)
+    subscriber = SubscriberFactory(follows=[topic])
     token = links.token_for(subscriber, links.MANAGE_SALT)
     return {
         "timeline": "/",

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from timeline import tasks
-from timeline.models import PrivateFeed, Subscriber, SubscriberLink, Subscription, hash_token
+from timeline.models import PrivateFeed, Subscriber, SubscriberLink, hash_token
 from timeline.notifications import links
 
-from .factories import EventFactory, TopicFactory
+from .factories import PrivateFeedFactory, SubscriberFactory, TopicFactory
 from .two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +37,8 @@ def tampered(token: str) -> str:
 
 # --- private calendar feeds --------------------------------------------------------------------
 def private_feed(**fields) -> tuple[PrivateFeed, str]:
-    feed = PrivateFeed(name="Embassy desk", **fields)
-    token = feed.issue_token()
-    feed.save()
-    topic = TopicFactory()
-    EventFactory().topics.add(topic)
-    feed.topics.add(topic)
-    return feed, token
+    feed = PrivateFeedFactory(name="Embassy desk", topics=[TopicFactory(in_use=True)], **fields)
+    return feed, feed.token
 
 
 def test_every_wrong_feed_token_gets_the_same_404(client):
@@ -84,16 +79,13 @@ def test_feed_tokens_are_random_and_only_their_hash_is_stored():
 
 # --- subscribers' links ------------------------------------------------------------------------
 def subscriber(email: str = "reader@example.com", **fields) -> Subscriber:
-    fields = {"confirmed_at": timezone.now(), **fields}
-    reader = Subscriber.objects.create(email=email, **fields)
-    Subscription.objects.create(subscriber=reader, topic=TopicFactory())
-    return reader
+    return SubscriberFactory(email=email, follows=[TopicFactory()], **fields)
 
 
 def wrong_tokens(reader: Subscriber, salt: str) -> dict[str, str]:
     """Return tokens wrong in every way we can think of (the revoked one made last)."""
     good = links.token_for(reader, salt)
-    gone = Subscriber.objects.create(email="gone@example.com")
+    gone = SubscriberFactory(email="gone@example.com", unconfirmed=True)
     of_someone_gone = links.token_for(gone, salt)
     gone.delete()
     other_salt = links.CONFIRM_SALT if salt == links.MANAGE_SALT else links.MANAGE_SALT
@@ -141,7 +133,7 @@ def test_every_wrong_link_gets_the_same_page(client, name, salt, method):
 
 
 def test_an_expired_confirmation_link_gets_the_same_page(client, settings):
-    reader = Subscriber.objects.create(email="late@example.com")
+    reader = SubscriberFactory(email="late@example.com", unconfirmed=True)
     token = links.token_for(reader, links.CONFIRM_SALT)
     garbage = reverse("timeline:confirm", args=["garbage"])
     # The age limit decides: one below zero makes a fresh link stale.
@@ -164,7 +156,7 @@ def test_an_expired_confirmation_link_gets_the_same_page(client, settings):
 
 def test_links_that_can_no_longer_open_anything_are_pruned(settings):
     settings.CONFIRMATION_MAX_AGE_HOURS = 72
-    reader = Subscriber.objects.create(email="new@example.com")
+    reader = SubscriberFactory(email="new@example.com", unconfirmed=True)
 
     def issued(salt: str, hours_ago: float) -> str:
         token = links.token_for(reader, salt)

@@ -5,7 +5,7 @@ import pytest
 from timeline import tasks
 from timeline.models import Heartbeat
 
-from .conftest import wait_for
+from .processes import wait_for
 
 pytestmark = pytest.mark.slow
 

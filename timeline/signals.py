@@ -1,7 +1,8 @@
-"""Glue: after a change to the record commits, queue the re-publishing of the feeds it touches.
+"""Glue: after a change to the record commits, queue the re-publishing of the feeds it touches
+and the outbox sync of the events it touches.
 
-The decisions (which feeds, what to render) live in timeline.feeds; this module only notices
-changes and queues one task per transaction.
+The decisions (which feeds, what to render, which reminders) live in timeline.feeds and
+timeline.notifications; this module only notices changes and queues one batch per transaction.
 """
 
 import logging
@@ -38,15 +39,18 @@ def queue_publish(event_ids: Iterable[int] = (), keys: Iterable[str] = ()) -> No
 
 
 def _send(batch: dict[str, Any]) -> None:
-    from .tasks import publish_changes
+    from .tasks import publish_feeds, sync_outbox
 
     if getattr(_pending, "batch", None) is batch:
         _pending.batch = None
     try:
-        publish_changes.delay(sorted(batch["events"]), sorted(batch["keys"]))
+        publish_feeds.delay(sorted(batch["events"]), sorted(batch["keys"]))
+        if batch["events"]:
+            sync_outbox.delay(sorted(batch["events"]))
     except Exception:
-        # The broker is down: the record is saved; the periodic full publish catches up.
-        log.exception("Could not queue feed publishing for %s", batch)
+        # The broker is down: the record is saved; beat's publish_owed_feeds and the
+        # dispatcher's sync of changed events catch up.
+        log.exception("Could not queue feed publishing and outbox sync for %s", batch)
 
 
 @receiver(post_save, sender=Event)

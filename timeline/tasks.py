@@ -13,10 +13,17 @@ def record_heartbeat(name: str = "worker") -> None:
     heartbeat.record(name)
 
 
+# After an edit commits, timeline.signals queues both: each retries on its own, and each has its
+# own catch-up if its message is lost (publish_owed_feeds; the dispatcher's sync_changed_events).
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def publish_changes(event_ids: list[int], keys: list[str]) -> None:
-    """Re-publish the feeds these events and keys touch; bring the events' outbox in line."""
+def publish_feeds(event_ids: list[int], keys: list[str]) -> None:
+    """Re-publish the feeds these events and keys touch."""
     feeds.publish_changes(event_ids, keys)
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def sync_outbox(event_ids: list[int]) -> None:
+    """Bring these events' reminders and change notices in line with the events."""
     for event_id in event_ids:
         scheduling.sync_event(event_id)
 

@@ -18,8 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, start_celery, stop, wait_for, worker_environment
-from ..smtp import free_port
+from ..processes import (
+    ROOT,
+    free_port,
+    gunicorn_as_deployed,
+    start_celery,
+    start_server,
+    stop,
+    wait_for,
+    worker_environment,
+)
 
 REPORT = ROOT / ".run" / "faults" / "report.json"
 _figures: dict[str, list[tuple[str, str]]] = {}
@@ -145,31 +153,14 @@ def beats(transactional_db, tmp_path):
 
 
 class Web:
-    """gunicorn serving the project, as in production."""
+    """gunicorn serving the project as the Dockerfile runs it (two workers on this small host)."""
 
     def __init__(self, log_path: Path, static_root: Path) -> None:
         self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "60",
-            ],
-            cwd=ROOT,
-            env={
-                **worker_environment(),
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "STATIC_ROOT": str(static_root),
-            },
-            stdout=log_path.open("a"),
-            stderr=subprocess.STDOUT,
+        self.process = start_server(
+            gunicorn_as_deployed(self.port, "--workers", "2", "--timeout", "60"),
+            log_path,
+            STATIC_ROOT=str(static_root),
         )
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))

@@ -14,19 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".run" / "faults"
 ENV_FILE = STATE / "env"
 # Outside the checkout: the postgres user may not be allowed into it.
 PG_DATA = Path(os.environ.get("FAULTS_PG_DATA", Path(tempfile.gettempdir()) / "timeline-faults-pg"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pg_bin(name: str) -> str:
@@ -166,7 +160,7 @@ def start() -> None:
             capture_output=True,
         )
         shutil.rmtree(PG_DATA)
-    pg, redis = _free_port(), _free_port()
+    pg, redis = free_port(), free_port()
     start_postgres(pg)
     start_redis(redis)
     ENV_FILE.write_text(f"FAULTS_PG_PORT={pg}\nFAULTS_REDIS_PORT={redis}\n")

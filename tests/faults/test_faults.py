@@ -21,9 +21,9 @@ from timeline.models import Event, Feed, Notification, Subscriber, Subscription
 from timeline.notifications import mail, scheduling
 
 from ..browser import CHROMIUM, CHROMIUM_ARGS, check_installed
-from ..conftest import wait_for
 from ..factories import PlaceFactory
-from ..notify_helpers import topic, upcoming_event
+from ..notify_helpers import follower, topic, upcoming_event
+from ..processes import wait_for
 from ..two_factor import totp_code
 from . import services
 from .conftest import record
@@ -229,10 +229,7 @@ def test_admin_save_while_the_broker_is_down(smtp, worker, beats, web, tmp_path)
     chief = User.objects.create_superuser("chief", "chief@example.com", "pw-chief-123")
     device = TOTPDevice.objects.create(user=chief, name="phone", confirmed=True)
     energy = topic()
-    reader = Subscriber.objects.create(
-        email="reader@example.com", lead_times=[60], confirmed_at=timezone.now()
-    )
-    Subscription.objects.create(subscriber=reader, topic=energy)
+    follower("reader@example.com", energy, lead_times=[60], zone="UTC")
     event = upcoming_event(energy, starts_in=dt.timedelta(days=3))
     wait_for(lambda: web.status("/feeds/all.ics") == 200)
     wait_for(lambda: Notification.objects.filter(event=event, kind="reminder").exists(), timeout=60)

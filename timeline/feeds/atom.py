@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -26,8 +27,10 @@ class ChangesFeed(SyndicationFeed[Event, None]):
     """Atom feed of the most recently added or changed published events."""
 
     feed_type = TextSummaryAtomFeed
-    title = "Kazakhstan–Russia timeline: recent changes"
     subtitle = "Events added or changed, newest first."
+
+    def title(self) -> str:
+        return f"{settings.SITE_NAME}: recent changes"
 
     def link(self) -> str:
         return reverse("timeline:index")

@@ -31,7 +31,6 @@ from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
 RENDER_VERSION = "2"
-SITE_NAME = "Kazakhstan–Russia timeline"
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -98,7 +97,7 @@ def spec(key: str) -> FeedSpec:
     if key == "all":
         return FeedSpec(
             key,
-            SITE_NAME,
+            settings.SITE_NAME,
             "Every dated event of the Kazakhstan–Russia relationship, with sources.",
             "/feeds/all.ics",
             Event.objects.all(),
@@ -107,7 +106,7 @@ def spec(key: str) -> FeedSpec:
         feed = LABEL_FEEDS[kind]
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {label.name}",
+            f"{settings.SITE_NAME}: {label.name}",
             feed.describe(label.name),
             f"/feeds/{feed.plural}/{value}.ics",
             Event.objects.matching(feed.follows(label.pk)),
@@ -116,7 +115,7 @@ def spec(key: str) -> FeedSpec:
         name = countries.name(value)
         return FeedSpec(
             key,
-            f"{SITE_NAME}: {name}",
+            f"{settings.SITE_NAME}: {name}",
             f"Events involving {name}.",
             f"/feeds/countries/{value}.ics",
             Event.objects.matching(Follows(countries=[value])),
@@ -126,7 +125,7 @@ def spec(key: str) -> FeedSpec:
         if private:
             return FeedSpec(
                 key,
-                f"{SITE_NAME}: {private.name}",
+                f"{settings.SITE_NAME}: {private.name}",
                 "A personal selection of events.",
                 "",  # the path holds the secret token, which is not stored
                 Event.objects.matching(private.followed()),

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from .. import timing
+from .. import context_processors, timing
 from ..feeds import publishing as feeds
 from ..models import Event, Notification
 from . import links
@@ -18,7 +18,7 @@ from . import links
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
 SUBJECTS: dict[str, str] = {
-    Kind.CONFIRMATION: "Confirm your subscription to the Kazakhstan–Russia timeline",
+    Kind.CONFIRMATION: "Confirm your subscription to the {site_name}",
     Kind.REMINDER: "Reminder: {title} — {when}",
     Kind.RESCHEDULED: "Changed: {title}",
     Kind.CANCELLED: "Cancelled: {title}",
@@ -62,7 +62,7 @@ def build(notification: Notification) -> EmailMultiAlternatives:
     if notification.kind == Kind.CONFIRMATION:
         # An unconfirmed address gets a confirmation link only, never a preferences link.
         urls = {CONFIRM: links.confirm_url(subscriber)}
-        subject = SUBJECTS[Kind.CONFIRMATION]
+        subject = SUBJECTS[Kind.CONFIRMATION].format(site_name=settings.SITE_NAME)
     else:
         # Every notification but a confirmation is about an event.
         event = cast(Event, event)
@@ -107,6 +107,7 @@ def bodies(notification: Notification) -> tuple[str, str]:
         zone,
         json.dumps(changes, sort_keys=True),
         settings.SITE_URL,
+        settings.SITE_NAME,
         settings.CONFIRMATION_MAX_AGE_HOURS,
     )
     cached = _bodies.get(key)
@@ -115,6 +116,8 @@ def bodies(notification: Notification) -> tuple[str, str]:
             "kind": notification.kind,
             "event": event,
             "site_url": settings.SITE_URL,
+            # Rendered outside any request: no context processor adds it.
+            **context_processors.site(None),
             **PERSONAL,
             **changes,
             "confirm_url": CONFIRM,

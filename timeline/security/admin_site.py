@@ -88,6 +88,10 @@ class TimelineAdminSite(OTPAdminSite):  # type: ignore[misc]  # django-otp ships
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
 
+    @property
+    def site_header(self) -> str:
+        return str(settings.SITE_NAME)
+
     def has_permission(self, request: HttpRequest) -> bool:
         """Let staff in once verified by a device, or by password if none is needed or set up."""
         user: Any = request.user  # OTPMiddleware gave it is_verified()
