@@ -48,22 +48,46 @@ def timeline(request: HttpRequest) -> HttpResponse:
         "chosen": chosen,
         "filtered": any(chosen.values()),
         "show_tracks": not any(value for name, value in chosen.items() if name != "track"),
-        "options": {
-            "topic": Topic.objects.in_use().values_list("slug", "name"),
-            "actor": Actor.objects.in_use().values_list("slug", "name"),
-            "track": Track.objects.in_use().values_list("slug", "name"),
-            "kind": Event.Kind.choices,
-            "country": sorted(
+        "filters": [
+            {
+                "name": name,
+                "label": label,
+                "everything": everything,
+                "options": options,
+                "chosen": chosen[name],
+            }
+            for name, label, everything, options in (
                 (
-                    (code, countries.name(code))
-                    for code in Event.objects.published().country_codes()
+                    "topic",
+                    "Topic",
+                    "All topics",
+                    Topic.objects.in_use().values_list("slug", "name"),
                 ),
-                key=lambda c: c[1],
-            ),
-        },
+                ("country", "Country", "All countries", _country_options()),
+                (
+                    "actor",
+                    "Person or organisation",
+                    "Anyone",
+                    Actor.objects.in_use().values_list("slug", "name"),
+                ),
+                (
+                    "track",
+                    "Track",
+                    "All tracks",
+                    Track.objects.in_use().values_list("slug", "name"),
+                ),
+                ("kind", "Kind", "All kinds", Event.Kind.choices),
+            )
+        ],
         "tracks": tracks,
     }
     return render(request, "timeline/timeline.html", context)
+
+
+def _country_options() -> list[tuple[str, str]]:
+    """Return (code, name) of the countries published events carry, by name."""
+    codes = Event.objects.published().country_codes()
+    return sorted(((code, str(countries.name(code))) for code in codes), key=lambda c: c[1])
 
 
 def _month(event: Event) -> str:

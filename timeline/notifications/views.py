@@ -29,16 +29,31 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
     return render(request, "timeline/subscription_invalid.html", status=404)
 
 
-def _revoked_is_invalid(
+class _BadLink(Exception):
+    """The secret link opens nothing: unknown, expired or revoked."""
+
+
+def _holder(token: str, salt: str, max_age: int | None = None) -> Subscriber:
+    """Return the subscriber a secret link belongs to, or raise _BadLink."""
+    subscriber = links.subscriber_from(token, salt, max_age=max_age)
+    if subscriber is None:
+        raise _BadLink
+    return subscriber
+
+
+def _secret_link_page(
     view: Callable[[HttpRequest, str], HttpResponse],
 ) -> Callable[[HttpRequest, str], HttpResponse]:
-    """Answer a link revoked while its request ran as any other bad link."""
+    """Serve a page reached by a secret link: never cached, GET, HEAD or POST; a bad link, or
+    one revoked while its request ran, gets the same answer as any other."""
 
+    @never_cache
+    @require_http_methods(["GET", "HEAD", "POST"])
     @wraps(view)
     def answer(request: HttpRequest, token: str) -> HttpResponse:
         try:
             return view(request, token)
-        except services.LinkRevoked:
+        except (_BadLink, services.LinkRevoked):
             return _invalid_link(request)
 
     return answer
@@ -76,9 +91,7 @@ def subscribe_sent(request: HttpRequest) -> HttpResponse:
 
 # --- secret links ------------------------------------------------------------------------------
 @csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-@_revoked_is_invalid
+@_secret_link_page
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """Show what a confirmation link confirms (GET); confirm it and start reminders (POST).
 
@@ -88,9 +101,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and (wait := ratelimit.hit("confirm-client", client_ip(request))):
         return ratelimit.too_many(request, wait)
     max_age = settings.CONFIRMATION_MAX_AGE_HOURS * 3600
-    subscriber = links.subscriber_from(token, links.CONFIRM_SALT, max_age=max_age)
-    if subscriber is None:
-        return _invalid_link(request)
+    subscriber = _holder(token, links.CONFIRM_SALT, max_age=max_age)
     if request.method != "POST":
         follows = subscriber.follows.select_related("topic", "actor", "track", "event")
         return render(
@@ -113,14 +124,10 @@ def _manage_path(subscriber: Subscriber) -> str:
 
 
 @csrf_protect_secret_link  # its page sends no Referer, so browsers post with Origin: null
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-@_revoked_is_invalid
+@_secret_link_page
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     """Change what one follows, when reminders come and in which zone; or leave."""
-    subscriber = links.subscriber_from(token, links.MANAGE_SALT)
-    if subscriber is None:
-        return _invalid_link(request)
+    subscriber = _holder(token, links.MANAGE_SALT)
     form = PreferencesForm(subscriber)
     if request.method == "POST":
         if wait := ratelimit.check(request, "form-client", "form-address", subscriber.email):
@@ -170,14 +177,10 @@ def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without cookies or a CSRF token
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-@_revoked_is_invalid
+@_secret_link_page
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET asks (link scanners must not unsubscribe anyone); POST unsubscribes at once."""
-    subscriber = links.subscriber_from(token, links.MANAGE_SALT)
-    if subscriber is None:
-        return _invalid_link(request)
+    subscriber = _holder(token, links.MANAGE_SALT)
     if request.method != "POST":
         return render(request, "timeline/unsubscribe.html", {"subscriber": subscriber})
     limits = ("unsubscribe-client", "unsubscribe-address")
