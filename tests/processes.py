@@ -36,8 +36,8 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float 
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def http_status(url: str) -> int:
-    """Return the status of a GET of *url*, or 0 if nothing answers."""
+def http_status(url: str | urllib.request.Request) -> int:
+    """Return the status of a GET of *url* (or of the request given), or 0 if nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             response.read()

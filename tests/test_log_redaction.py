@@ -64,15 +64,9 @@ def requests_to_make(tokens: dict[str, str]) -> list[tuple[str, str, int]]:
 
 def visit(base: str, method: str, path: str, referer: str) -> int:
     data = b"List-Unsubscribe=One-Click" if method == "POST" else None
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Referer": referer}
+    return http_status(
+        urllib.request.Request(base + path, data=data, method=method, headers={"Referer": referer})
     )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 SERVERS = {
