@@ -5,13 +5,14 @@ import hashlib
 
 import pytest
 from django.http import QueryDict
+from django.utils import timezone
 
 from timeline.feeds import publishing as feeds
 from timeline.models import Event, Follows, PrivateFeed, Subscriber, SubscriberLink, hash_token
 from timeline.notifications import links, scheduling
 from timeline.queries import filtered_events
 
-from .factories import ActorFactory, EventFactory, TopicFactory, TrackFactory
+from .factories import ActorFactory, EventFactory, SubscriberFactory, TopicFactory, TrackFactory
 from .notify_helpers import follower
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,14 @@ def test_secret_tokens_of_feeds_and_links_are_stored_the_same_way():
     subscriber = follower("reader@example.com")
     link = links.token_for(subscriber)
     assert SubscriberLink.objects.get(subscriber=subscriber).token_hash == hash_token(link)
+
+
+def test_who_may_be_mailed_is_the_same_in_python_and_in_the_database():
+    now = timezone.now()
+    for confirmed in (now, None):
+        for left in (now, None):
+            for paused in (False, True):
+                SubscriberFactory(confirmed_at=confirmed, unsubscribed_at=left, paused=paused)
+    active = set(Subscriber.objects.active())
+    assert active == {s for s in Subscriber.objects.all() if s.active}
+    assert len(active) == 1

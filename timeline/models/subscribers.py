@@ -24,6 +24,10 @@ def default_lead_times() -> list[int]:
 
 
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def active(self) -> "SubscriberQuerySet":
+        """Return those anything but a confirmation may be sent to (see `Subscriber.active`)."""
+        return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, paused=False)
+
     def following(self, event: Event) -> "SubscriberQuerySet":
         """Return the subscribers one of whose follows selects *event*."""
         target = event.followed_through()
@@ -83,7 +87,7 @@ class Subscriber(models.Model):
 
     @property
     def active(self) -> bool:
-        """Tell whether anything but a confirmation may be sent."""
+        """Tell whether anything but a confirmation may be sent (`SubscriberQuerySet.active`)."""
         return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
 
     def followed(self) -> Follows:

@@ -9,7 +9,6 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ..models import AnnouncedSchedule, Event, Notification, Subscriber, is_calendar_precision
-from ..models.subscribers import SubscriberQuerySet
 
 Kind, State = Notification.Kind, Notification.State
 
@@ -23,15 +22,9 @@ def debounce() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CHANGE_NOTICE_DELAY_SECONDS)
 
 
-def active_subscribers() -> SubscriberQuerySet:
-    return Subscriber.objects.filter(
-        confirmed_at__isnull=False, unsubscribed_at__isnull=True, paused=False
-    )
-
-
 def followers(event: Event) -> QuerySet[Subscriber]:
     """Return the active subscribers one of whose follows selects this event."""
-    return active_subscribers().following(event)
+    return Subscriber.objects.active().following(event)
 
 
 def schedule_of(event: Event) -> dict[str, Any]:
