@@ -10,6 +10,7 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from timeline import languages
 from timeline.security.client_ip import parse_networks as _validate_networks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common (so the redirect to a language prefix comes first).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Secret-link pages use their own (timeline.security.headers.csrf_protect_secret_link).
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -225,7 +228,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Internationalisation and time -----------------------------------------------------------
-LANGUAGE_CODE = "en"
+# The three languages and the fallback order live in timeline/languages.py.
+LANGUAGE_CODE = languages.DEFAULT
+LANGUAGES = [(code, languages.NAMES[code]) for code in languages.CODES]
+LOCALE_PATHS = [BASE_DIR / "timeline" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
