@@ -57,6 +57,8 @@ if not DEBUG and (urlsplit(SITE_URL).scheme != "https" or not urlsplit(SITE_URL)
     )
 
 INSTALLED_APPS = [
+    # Before the admin, which it extends with side-by-side translated fields.
+    "modeltranslation",
     # The admin with TOTP: superusers (ADMIN_REQUIRE_2FA) and staff with a device give a code.
     "timeline.security.admin_config.TimelineAdminConfig",
     "django.contrib.auth",
@@ -82,7 +84,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before common (so the redirect to a language prefix comes first).
-    "django.middleware.locale.LocaleMiddleware",
+    "timeline.reader_language.ReaderLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Secret-link pages use their own (timeline.security.headers.csrf_protect_secret_link).
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,7 +112,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "timeline.context_processors.site",
+                "timeline.context_processors.page_languages",
             ],
         },
     },
@@ -232,6 +236,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = languages.DEFAULT
 LANGUAGES = [(code, languages.NAMES[code]) for code in languages.CODES]
 LOCALE_PATHS = [BASE_DIR / "timeline" / "locale"]
+# Translated fields (timeline/translation.py): one column per language; none is required of
+# every record, and a missing text falls back in the order of timeline/languages.py.
+# A year; HttpOnly and Secure like the other cookies (pages read it on the server only).
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+MODELTRANSLATION_DEFAULT_LANGUAGE = languages.DEFAULT
+MODELTRANSLATION_LANGUAGES = languages.CODES
+MODELTRANSLATION_FALLBACK_LANGUAGES = {"default": languages.CODES, **languages.FALLBACKS}
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
+from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
 from .processes import start_celery, stop
@@ -41,6 +42,14 @@ def plain_http():
     """Serve over plain http as the suite's clients use it; production keeps the redirect."""
     settings.SECURE_SSL_REDIRECT = False
     os.environ["SECURE_SSL_REDIRECT"] = "0"  # servers the tests start in child processes
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Start each test in the default language: the test client leaves a request's active."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

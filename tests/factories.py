@@ -3,7 +3,7 @@
 import datetime as dt
 
 import factory
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from timeline.models import (
     Actor,
@@ -19,7 +19,19 @@ from timeline.models import (
 )
 
 
-class PlaceFactory(factory.django.DjangoModelFactory):
+class EnglishFactory(factory.django.DjangoModelFactory):
+    """Write `title=`, `name=`… in English, whatever language the last request left active."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with translation.override("en"):
+            return super()._create(model_class, *args, **kwargs)
+
+
+class PlaceFactory(EnglishFactory):
     class Meta:
         model = Place
 
@@ -29,7 +41,7 @@ class PlaceFactory(factory.django.DjangoModelFactory):
     timezone = "Asia/Almaty"
 
 
-class ActorFactory(factory.django.DjangoModelFactory):
+class ActorFactory(EnglishFactory):
     class Meta:
         model = Actor
 
@@ -39,7 +51,7 @@ class ActorFactory(factory.django.DjangoModelFactory):
     country = "KZ"
 
 
-class TopicFactory(factory.django.DjangoModelFactory):
+class TopicFactory(EnglishFactory):
     class Meta:
         model = Topic
         skip_postgeneration_save = True
@@ -54,7 +66,7 @@ class TopicFactory(factory.django.DjangoModelFactory):
             EventFactory().topics.add(self)
 
 
-class TrackFactory(factory.django.DjangoModelFactory):
+class TrackFactory(EnglishFactory):
     class Meta:
         model = Track
 
@@ -62,7 +74,7 @@ class TrackFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"track-{n}")
 
 
-class EventFactory(factory.django.DjangoModelFactory):
+class EventFactory(EnglishFactory):
     class Meta:
         model = Event
 
@@ -84,6 +96,7 @@ class SourceFactory(factory.django.DjangoModelFactory):
     url = factory.Sequence(lambda n: f"https://astanatimes.com/2025/11/article-{n}/")
     publisher = "The Astana Times"
     published_on = dt.date(2025, 11, 12)
+    language = "en"
 
 
 class SubscriberFactory(factory.django.DjangoModelFactory):

@@ -19,13 +19,17 @@ ADD_URL = reverse("admin:timeline_event_add")
 
 def new_event_data(place, **overrides) -> dict:
     data = {
-        "title": "Signing of the alliance declaration",
+        "title_en": "Signing of the alliance declaration",
         "slug": "signing-alliance-declaration",
         "kind": "signing",
         "status": "confirmed",
         "published": "on",
-        "summary": "Presidents sign the declaration.",
-        "description": "Трёхсторонний; текст, с запятыми.",
+        "summary_en": "Presidents sign the declaration.",
+        "description_en": "Three-sided; text, with commas.",
+        "description_ru": "Трёхсторонний; текст, с запятыми.",
+        "translation_kk": "draft",
+        "translation_ru": "draft",
+        "translation_en": "reviewed",
         "precision": "minute",
         "start_date": "2025-11-12",
         "start_time": "12:30",

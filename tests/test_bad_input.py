@@ -86,20 +86,25 @@ REFUSED = [
     ),
     (
         "a 1 MB description",
-        {"description": "x" * 1_000_000},
-        "description",
+        {"description_en": "x" * 1_000_000},
+        "description_en",
         f"at most {TEXT_MAX_LENGTH} characters (it has 1000000)",
     ),
-    ("a long summary", {"summary": "y" * 2001}, "summary", "at most 2000 characters"),
-    ("title with CR LF", {"title": "Talks\r\nBcc: x@example.com"}, "title", "on one line"),
-    ("title with LF", {"title": "Talks\nX-Injected: 1"}, "title", "on one line"),
-    ("title with U+2028", {"title": "Talks\u2028more"}, "title", "on one line"),
-    ("title with a bell", {"title": "Talks\x07"}, "title", "control character U+0007"),
-    ("title with a tab", {"title": "Talks\tin Astana"}, "title", "control character U+0009"),
-    ("title with NUL", {"title": "Talks\x00"}, "title", "Null characters are not allowed"),
-    ("description with ESC", {"description": "a\x1b[31m red"}, "description", "U+001B"),
-    ("description with C1 CSI", {"description": "a\x9b31m"}, "description", "U+009B"),
-    ("description with DEL", {"description": "a\x7f"}, "description", "U+007F"),
+    ("a long summary", {"summary_en": "y" * 2001}, "summary_en", "at most 2000 characters"),
+    ("title with CR LF", {"title_en": "Talks\r\nBcc: x@example.com"}, "title_en", "on one line"),
+    ("title with LF", {"title_en": "Talks\nX-Injected: 1"}, "title_en", "on one line"),
+    ("title with U+2028", {"title_en": "Talks\u2028more"}, "title_en", "on one line"),
+    ("title with a bell", {"title_en": "Talks\x07"}, "title_en", "control character U+0007"),
+    ("title with a tab", {"title_en": "Talks\tin Astana"}, "title_en", "control character U+0009"),
+    ("title with NUL", {"title_en": "Talks\x00"}, "title_en", "Null characters are not allowed"),
+    ("description with ESC", {"description_en": "a\x1b[31m red"}, "description_en", "U+001B"),
+    ("description with C1 CSI", {"description_en": "a\x9b31m"}, "description_en", "U+009B"),
+    ("description with DEL", {"description_en": "a\x7f"}, "description_en", "U+007F"),
+    # The same rules hold in every language.
+    ("a Kazakh title too long", {"title_kk": "Қ" * 301}, "title_kk", "at most 300 characters"),
+    ("a Russian summary too long", {"summary_ru": "ж" * 2001}, "summary_ru", "at most 2000"),
+    ("a Kazakh title with CR LF", {"title_kk": "Сапар\r\nBcc: x"}, "title_kk", "on one line"),
+    ("a Russian title with NUL", {"title_ru": "Визит\x00"}, "title_ru", "Null characters"),
 ]
 
 
@@ -151,7 +156,7 @@ def test_a_refused_edit_changes_nothing(client, superuser):
         client,
         event,
         **{
-            "title": "A new title",
+            "title_en": "A new title",
             "sources-0-quote": "a new quote",
             "sources-1-published_on": "2026-02-30",
         },
@@ -166,14 +171,16 @@ def test_a_refused_edit_changes_nothing(client, superuser):
 def test_other_admin_forms_refuse_line_breaks_controls_and_unknown_zones(client, superuser):
     log_in_verified(client, superuser)
     cases = [
-        ("place", {"name": "Astana\nCity", "slug": "astana", "country": "KZ"}, "name"),
-        ("place", {"name": "Astana", "slug": "astana", "timezone": "Mars/X"}, "timezone"),
-        ("topic", {"name": "Energy\x07", "slug": "energy"}, "name"),
-        ("actor", {"name": "A", "slug": "a", "role": "Min\r\nister"}, "role"),
-        ("track", {"name": "NPP", "slug": "npp", "description": "a\x01"}, "description"),
+        ("place", {"name_en": "Astana\nCity", "slug": "astana", "country": "KZ"}, "name_en"),
+        ("place", {"name_kk": "Астана", "slug": "astana", "timezone": "Mars/X"}, "timezone"),
+        ("topic", {"name_ru": "Энергетика\x07", "slug": "energy"}, "name_ru"),
+        ("actor", {"name_en": "A", "slug": "a", "role_kk": "Мин\r\nистр"}, "role_kk"),
+        ("track", {"name_en": "NPP", "slug": "npp", "description_en": "a\x01"}, "description_en"),
+        ("topic", {"slug": "nameless"}, "name_kk"),
     ]
+    states = {"translation_kk": "draft", "translation_ru": "draft", "translation_en": "draft"}
     for model, data, field in cases:
-        data = {"timezone": "Asia/Almaty", "kind": "person", "country": "KZ", **data}
+        data = {"timezone": "Asia/Almaty", "kind": "person", "country": "KZ", **states, **data}
         response = client.post(reverse(f"admin:timeline_{model}_add"), data)
         assert field in form_errors(response), (model, field)
     assert not Place.objects.exists() and not Topic.objects.exists()
@@ -185,14 +192,25 @@ def test_unusual_but_good_text_is_accepted_and_stored_in_nfc(client, superuser):
     description = "Первая строка\r\nвторая\tс табуляцией\rשורה שלישית"
     response = client.post(
         ADD_URL,
-        new_event_data(PlaceFactory(), title=DECOMPOSED_TITLE, description=description),
+        # Mixed scripts and right-to-left text, in the Kazakh fields.
+        new_event_data(
+            PlaceFactory(),
+            title_en="",
+            description_en="",
+            description_ru="",
+            title_kk=DECOMPOSED_TITLE,
+            description_kk=description,
+        ),
     )
 
     assert response.status_code == 302, form_errors(response)
     event = Event.objects.get()
-    assert event.title == TITLE and "Café" in event.title
-    assert event.description == "Первая строка\nвторая\tс табуляцией\nשורה שלישית"
-    assert len(event.title) == len(DECOMPOSED_TITLE) - 1
+    assert event.title_kk == TITLE and "Café" in event.title_kk
+    assert event.description_kk == "Первая строка\nвторая\tс табуляцией\nשורה שלישית"
+    assert len(event.title_kk) == len(DECOMPOSED_TITLE) - 1
+    # Shown on a Kazakh page as it is, the browser told to find its direction.
+    page = client.get(f"/kk/events/{event.slug}/").content.decode()
+    assert '<h1 dir="auto">' + ESCAPED in page
 
 
 # --- an oversized request ----------------------------------------------------------------------
@@ -202,7 +220,7 @@ def test_an_oversized_post_is_a_400_not_a_500(client, superuser, settings):
     assert response.status_code == 400
 
     log_in_verified(client, superuser)
-    data = new_event_data(PlaceFactory(), description=body)
+    data = new_event_data(PlaceFactory(), description_en=body)
     assert client.post(ADD_URL, data).status_code == 400
     too_many = {f"field{number}": "1" for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}
     assert client.post(ADD_URL, {**new_event_data(PlaceFactory()), **too_many}).status_code == 400
@@ -270,10 +288,10 @@ def test_markup_in_text_is_escaped_everywhere_and_intact_in_calendars(client, su
     moscow = PlaceFactory(name="Moscow", timezone="Europe/Moscow")
     data = new_event_data(
         moscow,
-        title=DECOMPOSED_TITLE,
+        title_en=DECOMPOSED_TITLE,
         slug="script-event",
-        summary=f"Summary {SCRIPT}",
-        description=f"<img src=x onerror=alert(1)>\n{SCRIPT}",
+        summary_en=f"Summary {SCRIPT}",
+        description_en=f"<img src=x onerror=alert(1)>\n{SCRIPT}",
         start_date=start.astimezone(dt.timezone(dt.timedelta(hours=3))).date().isoformat(),
         start_time="12:30",
         topics=[topic.pk],

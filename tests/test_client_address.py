@@ -30,7 +30,7 @@ def log_in(password: str, **meta):
 
 
 def address(request_meta: dict) -> str:
-    return client_ip(RequestFactory().get("/", **request_meta))
+    return client_ip(RequestFactory().get("/en/", **request_meta))
 
 
 def test_no_proxy_is_trusted_by_default():
@@ -82,7 +82,7 @@ def test_rotating_forwarded_for_does_not_escape_the_rate_limits(settings):
     def signup(n: int):
         data = {"email": f"r{n}@example.com", "lead_times": ["1440"], "timezone": "UTC"}
         client = Client(REMOTE_ADDR="198.51.100.8", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
-        return client.post("/subscribe/", {**data, "topics": [topic.pk]})
+        return client.post("/en/subscribe/", {**data, "topics": [topic.pk]})
 
     assert [signup(n).status_code for n in range(4)] == [302, 302, 302, 429]
 
@@ -106,8 +106,8 @@ def test_forwarded_proto_is_believed_only_from_our_proxies(settings):
     settings.SECURE_SSL_REDIRECT = True
     says_https = {"HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
     settings.TRUSTED_PROXIES = PROXIES
-    assert Client().get("/", REMOTE_ADDR="10.0.0.2", **says_https).status_code == 200
-    response = Client().get("/", REMOTE_ADDR="198.51.100.7", **says_https)
+    assert Client().get("/en/", REMOTE_ADDR="10.0.0.2", **says_https).status_code == 200
+    response = Client().get("/en/", REMOTE_ADDR="198.51.100.7", **says_https)
     assert response.status_code == 301 and response["Location"].startswith("https://")
 
 
@@ -128,7 +128,7 @@ def test_gunicorn_as_deployed_believes_forwarded_proto_only_from_our_proxies(
     try:
         wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, timeout=120)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", "/feeds/", headers={"X-Forwarded-Proto": "https"})
+        connection.request("GET", "/en/feeds/", headers={"X-Forwarded-Proto": "https"})
         # From 127.0.0.1: gunicorn's own default would believe the header from there.
         assert connection.getresponse().status == status
     finally:

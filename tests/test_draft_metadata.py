@@ -6,7 +6,7 @@ from .factories import ActorFactory, EventFactory, SubscriberFactory, TopicFacto
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ("/", "/feeds/", "/subscribe/")
+PAGES = ("/en/", "/en/feeds/", "/en/subscribe/")
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_a_follow_whose_events_went_back_to_draft_is_kept_in_preferences(client,
         unconfirmed=True, timezone="UTC", lead_times=[1440], follows=[draft.topics.get()]
     )
     token = links.token_for(subscriber)
-    page = client.get(f"/subscriptions/{token}/").content.decode()
+    page = client.get(f"/en/subscriptions/{token}/").content.decode()
     # Their own follow is shown (and so kept on save), though no published event carries it.
     assert "Undisclosed topic" in page
     assert "Undisclosed Envoy" not in page

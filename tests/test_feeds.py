@@ -122,7 +122,7 @@ def test_vevent_carries_every_property(client, settings):
         "LAST-MODIFIED:",
         "LOCATION:Astana\\, Kazakhstan",
         "GEO:51.128;71.43",
-        f"URL:{settings.SITE_URL}/events/{event.slug}/",
+        f"URL:{settings.SITE_URL}/en/events/{event.slug}/",
         "CATEGORIES:Meeting,Energy",
         "https://astanatimes.com/2025/11/talks/",
         "METHOD:PUBLISH",
@@ -327,7 +327,7 @@ def test_feed_directory_lists_subscribe_links(client, settings):
     settings.SITE_URL = "https://timeline.example.org"
     topic = TopicFactory(name="Nuclear", slug="nuclear")
     EventFactory(countries=["KZ"]).topics.add(topic)
-    page = client.get("/feeds/").content.decode()
+    page = client.get("/en/feeds/").content.decode()
     assert "webcal://timeline.example.org/feeds/all.ics" in page
     assert "webcal://timeline.example.org/feeds/topics/nuclear.ics" in page
     google = "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftimeline.example.org"

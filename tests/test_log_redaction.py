@@ -50,15 +50,15 @@ def requests_to_make(tokens: dict[str, str]) -> list[tuple[str, str, int]]:
     return [
         ("GET", f"/feeds/private/{tokens['feed']}.ics", 200),
         ("HEAD", f"/feeds/private/{tokens['feed']}.ics", 200),
-        ("GET", f"/confirm/{tokens['confirm']}/", 200),
-        ("GET", f"/subscriptions/{tokens['manage']}/", 200),
-        ("GET", f"/unsubscribe/{tokens['manage']}/", 200),
-        ("POST", f"/unsubscribe/{tokens['manage']}/", 200),
+        ("GET", f"/en/confirm/{tokens['confirm']}/", 200),
+        ("GET", f"/en/subscriptions/{tokens['manage']}/", 200),
+        ("GET", f"/en/unsubscribe/{tokens['manage']}/", 200),
+        ("POST", f"/en/unsubscribe/{tokens['manage']}/", 200),
         ("GET", f"/feeds/private/{unknown}.ics", 404),
-        ("GET", f"/confirm/{unknown}/", 404),
-        ("GET", f"/subscriptions/{unknown}/?from=mail", 404),
-        ("GET", f"/unsubscribe/{unknown}/", 404),
-        ("GET", "/", 200),
+        ("GET", f"/en/confirm/{unknown}/", 404),
+        ("GET", f"/en/subscriptions/{unknown}/?from=mail", 404),
+        ("GET", f"/en/unsubscribe/{unknown}/", 404),
+        ("GET", "/en/", 200),
     ]
 
 
@@ -124,16 +124,16 @@ def test_django_logs_secret_paths_without_their_token(client, console_output):
     token = secrets.token_urlsafe(32)
     paths = [
         f"/feeds/private/{token}.ics",
-        f"/confirm/{token}/",
-        f"/subscriptions/{token}/",
-        f"/unsubscribe/{token}/",
+        f"/en/confirm/{token}/",
+        f"/en/subscriptions/{token}/",
+        f"/en/unsubscribe/{token}/",
     ]
     for path in paths:
         assert client.get(path).status_code == 404
     try:
         raise ValueError(f"no subscriber for /unsubscribe/{token}/")
     except ValueError:
-        logging.getLogger("timeline").exception("Failed on %s", f"/confirm/{token}/")
+        logging.getLogger("timeline").exception("Failed on %s", f"/en/confirm/{token}/")
 
     output = console_output.getvalue()
     for path in paths:
@@ -183,20 +183,20 @@ def test_pages_reached_by_a_secret_link_send_no_referrer(client):
     tokens = secret_links()
     secret_pages = [
         f"/feeds/private/{tokens['feed']}.ics",
-        f"/confirm/{tokens['confirm']}/",
-        f"/subscriptions/{tokens['manage']}/",
-        f"/unsubscribe/{tokens['manage']}/",
+        f"/en/confirm/{tokens['confirm']}/",
+        f"/en/subscriptions/{tokens['manage']}/",
+        f"/en/unsubscribe/{tokens['manage']}/",
         f"/feeds/private/{secrets.token_urlsafe(32)}.ics",
-        f"/confirm/{secrets.token_urlsafe(32)}/",
-        f"/subscriptions/{secrets.token_urlsafe(32)}/",
+        f"/en/confirm/{secrets.token_urlsafe(32)}/",
+        f"/en/subscriptions/{secrets.token_urlsafe(32)}/",
     ]
     for path in secret_pages:
         response = client.get(path)
         assert response.status_code in (200, 404), path
         assert response["Referrer-Policy"] == "no-referrer", path
-    leave = client.post(f"/subscriptions/{tokens['manage']}/", {"leave": "1"})
+    leave = client.post(f"/en/subscriptions/{tokens['manage']}/", {"leave": "1"})
     assert leave.status_code == 302 and leave["Referrer-Policy"] == "no-referrer"
-    one_click = client.post(f"/unsubscribe/{tokens['manage']}/")
+    one_click = client.post(f"/en/unsubscribe/{tokens['manage']}/")
     assert one_click.status_code == 200 and one_click["Referrer-Policy"] == "no-referrer"
-    for path in ("/", "/feeds/", "/feeds/all.ics", "/subscribe/", "/no-such-page/"):
+    for path in ("/en/", "/en/feeds/", "/feeds/all.ics", "/en/subscribe/", "/no-such-page/"):
         assert client.get(path)["Referrer-Policy"] == "same-origin", path

@@ -24,7 +24,7 @@ def test_editor_can_add_and_change_but_not_publish(client, editor):
     event = Event.objects.get()
     assert not event.published  # the posted "published=on" was ignored
 
-    assert edit(client, event, title="Retitled", published="on").status_code == 302
+    assert edit(client, event, title_en="Retitled", published="on").status_code == 302
     event.refresh_from_db()
     assert event.title == "Retitled" and not event.published
 
@@ -49,7 +49,7 @@ def test_editor_cannot_delete(client, editor):
 def test_editor_edit_keeps_a_published_event_published(client, editor):
     client.force_login(editor)
     event = EventFactory(published=True)
-    assert edit(client, event, title="Fixed a typo").status_code == 302
+    assert edit(client, event, title_en="Fixed a typo").status_code == 302
     event.refresh_from_db()
     assert event.published and event.title == "Fixed a typo"
 

@@ -62,7 +62,7 @@ def is_public(client, event: Event) -> bool:
 def test_editor_change_form_with_published_on_keeps_a_draft(client, editor):
     draft = EventFactory(published=False)
     client.force_login(editor)
-    assert edit(client, draft, title="Retitled", published="on").status_code == 302
+    assert edit(client, draft, title_en="Retitled", published="on").status_code == 302
     draft.refresh_from_db()
     assert draft.title == "Retitled" and not draft.published
     assert not is_public(client, draft)
@@ -84,7 +84,7 @@ def test_editor_revert_to_a_published_version_keeps_the_event_unpublished(
 ):
     event = EventFactory(published=False, title="As published")
     publish_then_unpublish(client, publisher, event)
-    assert edit(client, event, title="Renamed after").status_code == 302
+    assert edit(client, event, title_en="Renamed after").status_code == 302
 
     client.force_login(editor)
     assert revert(client, event, published_version(event)).status_code == 302

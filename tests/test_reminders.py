@@ -59,7 +59,7 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp, set
     assert message["Message-ID"] == f"<notification.{day_before.pk}.reminder@timeline.example.org>"
     assert day_before.state == State.SENT and day_before.sent_at is not None
     unsubscribe = str(message["List-Unsubscribe"]).strip()
-    assert unsubscribe.startswith("<https://timeline.example.org/unsubscribe/")
+    assert unsubscribe.startswith("<https://timeline.example.org/en/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -67,7 +67,7 @@ def test_one_reminder_per_lead_time_sent_at_its_moment_with_everything(smtp, set
     reader_time = event.start_utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
     assert f"{local:%H:%M} (Asia/Almaty)" in text
     assert f"{reader_time:%H:%M} (Europe/Berlin)" in text
-    assert "Talks in Astana" in html and "/subscriptions/" in html
+    assert "Talks in Astana" in html and "/en/subscriptions/" in html
     assert "Sources:" in text and source.url in text and "The Astana Times" in text
     assert f'<a href="{source.url}">' in html
 

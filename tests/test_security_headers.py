@@ -22,7 +22,7 @@ def pages() -> dict[str, str]:
     subscriber = SubscriberFactory(follows=[topic])
     token = links.token_for(subscriber, links.MANAGE_SALT)
     return {
-        "timeline": "/",
+        "timeline": "/en/",
         "event": event.get_absolute_url(),
         "feed directory": reverse("timeline:feeds"),
         "subscribe": reverse("timeline:subscribe"),

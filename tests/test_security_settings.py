@@ -196,12 +196,12 @@ def https_client(settings):
 
 @pytest.mark.django_db
 def test_http_is_redirected_to_https_and_https_gets_hsts(https_client):
-    response = https_client.get("/feeds/")
+    response = https_client.get("/en/feeds/")
     assert response.status_code == 301
-    assert response["Location"] == "https://testserver/feeds/"
+    assert response["Location"] == "https://testserver/en/feeds/"
 
     # Behind the proxy: it tells Django the visitor used https.
-    response = https_client.get("/feeds/", HTTP_X_FORWARDED_PROTO="https")
+    response = https_client.get("/en/feeds/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 200
     assert response["Strict-Transport-Security"] == ("max-age=31536000; includeSubDomains; preload")
 

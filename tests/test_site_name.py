@@ -17,11 +17,11 @@ def test_changing_the_site_name_renames_pages_feeds_admin_and_mail(client, setti
     topic = TopicFactory(name="Energy", slug="energy")
     event.topics.add(topic)
 
-    assert f"<title>{NAME}</title>" in client.get("/").content.decode()
+    assert f"<title>{NAME}</title>" in client.get("/en/").content.decode()
     detail = client.get(event.get_absolute_url()).content.decode()
     assert f"Intergovernmental commission · {NAME}</title>" in detail
     assert f'<meta property="og:site_name" content="{NAME}">' in detail
-    assert f"Follow by email · {NAME}</title>" in client.get("/subscribe/").content.decode()
+    assert f"Follow by email · {NAME}</title>" in client.get("/en/subscribe/").content.decode()
     assert NAME in client.get("/admin/login/").content.decode()
 
     assert f"X-WR-CALNAME:{NAME}\r\n" in client.get("/feeds/all.ics").content.decode()
@@ -31,7 +31,7 @@ def test_changing_the_site_name_renames_pages_feeds_admin_and_mail(client, setti
     assert f"<title>{NAME}: recent changes</title>" in atom
 
     data = {"email": "new@example.com", "lead_times": ["1440"], "timezone": "UTC"}
-    assert client.post("/subscribe/", {**data, "topics": [str(topic.pk)]}).status_code == 302
+    assert client.post("/en/subscribe/", {**data, "topics": [str(topic.pk)]}).status_code == 302
     dispatch.dispatch_due()
     (message,) = smtp.to("new@example.com")
     assert str(message["Subject"]).strip() == f"Confirm your subscription to the {NAME}"

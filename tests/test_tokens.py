@@ -6,6 +6,7 @@ is stored, so neither a copy of the database nor SECRET_KEY makes a working link
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 import pytest
@@ -24,11 +25,20 @@ pytestmark = pytest.mark.django_db
 
 
 def answers(client, urls, method: str = "get") -> set[tuple[int, bytes]]:
-    """Return the distinct (status, body) pairs the URLs answer with."""
+    """Return the distinct (status, body) pairs the URLs answer with (the language switcher
+    links to the page asked for, token and all: that echo is left out)."""
     return {
-        (response.status_code, response.content)
+        (response.status_code, body(response))
         for response in (getattr(client, method)(url) for url in urls)
     }
+
+
+ECHOED_TOKEN = re.compile(rb'/(confirm|subscriptions|unsubscribe)/[^/"]+/')
+
+
+def body(response) -> bytes:
+    """Return what a page says, without the echo of the link it was asked for."""
+    return ECHOED_TOKEN.sub(rb"/SECRET-LINK/", response.content)
 
 
 def tampered(token: str) -> str:
@@ -144,7 +154,7 @@ def test_an_expired_confirmation_link_gets_the_same_page(client, settings):
     for method in ("get", "post"):
         send = getattr(client, method)
         stale = send(reverse("timeline:confirm", args=[token]))
-        assert (stale.status_code, stale.content) == (404, send(garbage).content)
+        assert (stale.status_code, body(stale)) == (404, body(send(garbage)))
     reader.refresh_from_db()
     assert reader.confirmed_at is None
 
@@ -215,7 +225,7 @@ def test_a_subscriber_revokes_their_links_from_the_preferences_page(client):
     assert "the links in earlier emails no longer work" in response.content.decode()
     for url in (old, old_unsubscribe):
         stale = client.get(url)
-        assert (stale.status_code, stale.content) == (404, garbage.content)
+        assert (stale.status_code, body(stale)) == (404, body(garbage))
     assert client.post(old_unsubscribe).status_code == 404
     reader.refresh_from_db()
     assert reader.unsubscribed_at is None

@@ -1,6 +1,6 @@
 """The editors' admin: the record with filters, search, actions, history and undo."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,12 +9,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
 from django_countries.filters import CountryFilter
+from modeltranslation.admin import TranslationAdmin
 from reversion.admin import VersionAdmin
 from reversion.models import Version
 
+from . import languages
 from .models import (
     Actor,
     Event,
@@ -31,7 +34,82 @@ from .models import (
     allowed_published,
     may_publish,
 )
+from .models.translations import (
+    MISSING,
+    Translated,
+    TranslationState,
+    needs_translation_of,
+    state_field,
+    text_field,
+)
 from .notifications import services
+
+_Translated = TypeVar("_Translated", bound=Translated)
+
+
+# --- Translations: the three languages side by side, and what each still needs -----------------
+def translated_rows(*fields: str) -> tuple[tuple[str, ...], ...]:
+    """Return one form row per field, its kk, ru and en columns side by side."""
+    return tuple(tuple(text_field(field, code) for code in languages.CODES) for field in fields)
+
+
+def translated_search(*fields: str) -> tuple[str, ...]:
+    """Return search fields covering *fields* in every language."""
+    return tuple(text_field(field, code) for field in fields for code in languages.CODES)
+
+
+STATE_ROW = tuple(state_field(code) for code in languages.CODES)
+STATE_MARKS = {MISSING: "✗", TranslationState.DRAFT: "✎", TranslationState.REVIEWED: "✓"}
+STATE_LABELS = {
+    MISSING: _("missing"),
+    TranslationState.DRAFT: _("draft"),
+    TranslationState.REVIEWED: _("reviewed"),
+}
+
+
+class NeedsTranslationFilter(admin.SimpleListFilter):
+    title = _("needs translation into")
+    parameter_name = "needs_translation"
+
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
+        return [(code, languages.NAMES[code]) for code in languages.CODES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        language = self.value()
+        if language not in languages.CODES:
+            return queryset
+        return queryset.filter(needs_translation_of(queryset.model.translated_fields, language))
+
+
+class TranslatedAdmin(TranslationAdmin[_Translated]):
+    """Edit a record's kk, ru and en texts side by side, each marked draft or reviewed."""
+
+    class Media:
+        css = {"all": ("timeline/admin-translations.css",)}
+
+    def formfield_for_dbfield(
+        self, db_field: models.Field[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        # No language is required of every record (Translated.clean asks for one of the three).
+        if field is not None and getattr(db_field, "translated_field", None) is not None:
+            field.required = False
+        return field
+
+    @admin.display(description=_("translations"))
+    def translations(self, record: Translated) -> str:
+        return format_html_join(
+            " ",
+            '<span class="translation-state {}" title="{}">{} {}</span>',
+            (
+                (state, STATE_LABELS[state], code, STATE_MARKS[state])
+                for code in languages.CODES
+                for state in [record.translation_state(code)]
+            ),
+        )
+
 
 # Where revision_view and recover_view keep, for the request, the published flags from before.
 PUBLISHED_BEFORE = "_timeline_published_before"
@@ -45,9 +123,18 @@ class SourceInline(admin.TabularInline[Source, Event]):
 
 
 @admin.register(Event)
-class EventAdmin(VersionAdmin[Event]):
-    list_display = ("title", "local_start", "precision", "kind", "status", "published")
+class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
+    list_display = (
+        "title",
+        "local_start",
+        "precision",
+        "kind",
+        "status",
+        "published",
+        "translations",
+    )
     list_filter = (
+        NeedsTranslationFilter,
         "status",
         "kind",
         "topics",
@@ -57,17 +144,21 @@ class EventAdmin(VersionAdmin[Event]):
         "published",
     )
     list_select_related = ("place",)
-    search_fields = ("title", "description", "participants__name")
+    search_fields = (
+        *translated_search("title", "description"),
+        *(f"participants__{field}" for field in translated_search("name")),
+    )
     date_hierarchy = "start_utc"
     autocomplete_fields = ("place", "participants", "topics", "track")
-    prepopulated_fields = {"slug": ("title",)}
+    prepopulated_fields = {"slug": ("title_en",)}
     inlines = [SourceInline]
     actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
     readonly_fields = ("uid", "sequence", "start_utc", "end_utc", "created_at", "updated_at")
     fieldsets = (
+        (None, {"fields": ("slug", "kind", "status", "published")}),
         (
-            None,
-            {"fields": ("title", "slug", "kind", "status", "published", "summary", "description")},
+            _("Text (Kazakh, Russian, English)"),
+            {"fields": (*translated_rows("title", "summary", "description"), STATE_ROW)},
         ),
         (
             "When",
@@ -201,33 +292,51 @@ class EventAdmin(VersionAdmin[Event]):
 
 
 @admin.register(Place)
-class PlaceAdmin(VersionAdmin[Place]):
-    list_display = ("name", "country", "timezone")
-    list_filter = ("country",)
-    search_fields = ("name",)
-    prepopulated_fields = {"slug": ("name",)}
+class PlaceAdmin(TranslatedAdmin[Place], VersionAdmin[Place]):
+    list_display = ("name", "country", "timezone", "translations")
+    list_filter = (NeedsTranslationFilter, "country")
+    search_fields = translated_search("name")
+    prepopulated_fields = {"slug": ("name_en",)}
+    fieldsets = (
+        (None, {"fields": (*translated_rows("name"), STATE_ROW)}),
+        (None, {"fields": ("slug", "country", "timezone", ("latitude", "longitude"))}),
+    )
 
 
 @admin.register(Actor)
-class ActorAdmin(VersionAdmin[Actor]):
-    list_display = ("name", "kind", "role", "country")
-    list_filter = ("kind", "country")
-    search_fields = ("name", "role")
-    prepopulated_fields = {"slug": ("name",)}
+class ActorAdmin(TranslatedAdmin[Actor], VersionAdmin[Actor]):
+    list_display = ("name", "kind", "role", "country", "translations")
+    list_filter = (NeedsTranslationFilter, "kind", "country")
+    search_fields = translated_search("name", "role")
+    prepopulated_fields = {"slug": ("name_en",)}
+    fieldsets = (
+        (None, {"fields": (*translated_rows("name", "role"), STATE_ROW)}),
+        (None, {"fields": ("slug", "kind", "country")}),
+    )
 
 
 @admin.register(Topic)
-class TopicAdmin(VersionAdmin[Topic]):
-    list_display = ("name", "slug")
-    search_fields = ("name",)
-    prepopulated_fields = {"slug": ("name",)}
+class TopicAdmin(TranslatedAdmin[Topic], VersionAdmin[Topic]):
+    list_display = ("name", "slug", "translations")
+    list_filter = (NeedsTranslationFilter,)
+    search_fields = translated_search("name")
+    prepopulated_fields = {"slug": ("name_en",)}
+    fieldsets = (
+        (None, {"fields": (*translated_rows("name", "description"), STATE_ROW)}),
+        (None, {"fields": ("slug",)}),
+    )
 
 
 @admin.register(Track)
-class TrackAdmin(VersionAdmin[Track]):
-    list_display = ("name", "slug")
-    search_fields = ("name",)
-    prepopulated_fields = {"slug": ("name",)}
+class TrackAdmin(TranslatedAdmin[Track], VersionAdmin[Track]):
+    list_display = ("name", "slug", "translations")
+    list_filter = (NeedsTranslationFilter,)
+    search_fields = translated_search("name")
+    prepopulated_fields = {"slug": ("name_en",)}
+    fieldsets = (
+        (None, {"fields": (*translated_rows("name", "description"), STATE_ROW)}),
+        (None, {"fields": ("slug", "countries")}),
+    )
 
 
 @admin.register(Heartbeat)

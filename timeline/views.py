@@ -14,6 +14,7 @@ from . import health, timing
 from .feeds import calendar_links
 from .models import Actor, Event, Topic, Track
 from .queries import FILTERS, filtered_events
+from .reader_language import same_in_every_language
 
 
 def timeline(request: HttpRequest) -> HttpResponse:
@@ -119,6 +120,7 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "timeline/event_detail.html", context)
 
 
+@same_in_every_language
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """Answer 200 when the database and broker are reachable, 503 otherwise."""

@@ -14,6 +14,7 @@ from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
 from ..models import Event, Feed, PrivateFeed, hash_token
+from ..reader_language import same_in_every_language
 from . import publishing as feeds
 from . import store as feed_store
 
@@ -101,6 +102,7 @@ def _serve_feed(
     )
 
 
+@same_in_every_language
 @require_safe
 def public_feed(request: HttpRequest, kind: str, value: str = "") -> HttpResponse:
     """Serve every event's feed (kind "all"), or one topic's, country's, track's or actor's."""
@@ -111,6 +113,7 @@ def public_feed(request: HttpRequest, kind: str, value: str = "") -> HttpRespons
     return _serve_feed(request, f"{kind}:{value}", f"{value}.ics")
 
 
+@same_in_every_language
 @require_safe
 def private_feed(request: HttpRequest, token: str) -> HttpResponse:
     private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
@@ -119,6 +122,7 @@ def private_feed(request: HttpRequest, token: str) -> HttpResponse:
     return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
 
 
+@same_in_every_language
 @require_safe
 def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     """Serve one published event as a calendar file ("Add to calendar")."""

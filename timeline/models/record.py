@@ -15,9 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django_countries.fields import CountryField
+from modeltranslation.manager import MultilingualManager
 
-from .. import timing
+from .. import languages, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
+from .translations import Translated
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, PermissionsMixin
@@ -54,7 +56,9 @@ class Precision(models.TextChoices):
     YEAR = timing.YEAR, "Year"
 
 
-class Place(models.Model):
+class Place(Translated):
+    translated_fields = ("name",)
+
     name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
     country = CountryField()
@@ -87,7 +91,8 @@ class Place(models.Model):
         return instance
 
     def clean(self) -> None:
-        """Require both coordinates or neither."""
+        """Require a name, and both coordinates or neither."""
+        super().clean()
         if (self.latitude is None) != (self.longitude is None):
             raise ValidationError("Give both latitude and longitude, or neither.")
 
@@ -104,10 +109,12 @@ class LabelQuerySet(models.QuerySet[_Label]):
         return self.filter(pk__in=carried)
 
 
-class Label(models.Model):
+class Label(Translated):
     """What events are tagged with (actors, topics, tracks), listed to readers by name."""
 
-    objects = LabelQuerySet.as_manager()
+    # modeltranslation's manager (lookups on `name` go to the reader's language), declared here
+    # rather than patched in at run time, so that type checkers see it.
+    objects = MultilingualManager.from_queryset(LabelQuerySet)()
 
     class Meta:
         abstract = True
@@ -118,6 +125,8 @@ class Label(models.Model):
 
 
 class Actor(Label):
+    translated_fields = ("name", "role")
+
     class Kind(models.TextChoices):
         PERSON = "person", "Person"
         ORGANISATION = "organisation", "Organisation"
@@ -133,6 +142,8 @@ class Actor(Label):
 
 
 class Topic(Label):
+    translated_fields = ("name", "description")
+
     name = OneLineField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = LongTextField(blank=True)
@@ -140,6 +151,8 @@ class Topic(Label):
 
 class Track(Label):
     """A long project whose milestones are followed against their baseline dates."""
+
+    translated_fields = ("name", "description")
 
     name = OneLineField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -235,7 +248,9 @@ class EventQuerySet(models.QuerySet["Event"]):
         return {code for value in values for code in value.split(",") if code}
 
 
-class Event(models.Model):
+class Event(Translated):
+    translated_fields = ("title", "summary", "description")
+
     class Kind(models.TextChoices):
         VISIT = "visit", "Visit"
         MEETING = "meeting", "Meeting"
@@ -336,7 +351,7 @@ class Event(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = EventQuerySet.as_manager()
+    objects = MultilingualManager.from_queryset(EventQuerySet)()
 
     class Meta:
         ordering = ["start_utc", "title"]
@@ -353,7 +368,9 @@ class Event(models.Model):
         """Save with the UTC span; bump the sequence on a change of time, place or status."""
         self._normalise()
         if not self.slug:
-            self.slug = unique_slug(self.title)
+            # Slugs are ASCII: from the English title, else the next that slugifies to something.
+            english_first = (self.text_in("title", code) for code in reversed(languages.CODES))
+            self.slug = unique_slug(next((title for title in english_first if title), ""))
         span = self._span(self.effective_timezone)
         self.start_utc, self.end_utc = span.start, span.end
         self.zone = self.effective_timezone
@@ -461,6 +478,7 @@ class Event(models.Model):
 
     def clean(self) -> None:
         """Check the event as an editor would expect, with messages that say what to fix."""
+        super().clean()
         errors: dict[str, list[str]] = {}
 
         def add(field: str, message: str) -> None:
@@ -623,6 +641,12 @@ class Source(models.Model):
     publisher = OneLineField(max_length=200)
     published_on = models.DateField("publication date", validators=[validate_event_date])
     quote = LongTextField(blank=True)
+    # Sources are not translated: readers are told which language each is written in.
+    language = models.CharField(
+        max_length=8,
+        choices=[(code, languages.NAMES[code]) for code in languages.CODES],
+        help_text="The language the source itself is written in.",
+    )
 
     class Meta:
         ordering = ["published_on", "pk"]

@@ -13,7 +13,7 @@ from typing import cast
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ..models import Subscriber, SubscriberLink, hash_token
 
@@ -80,7 +80,7 @@ def confirm_url(subscriber: Subscriber) -> str:
 def subscriber_urls(subscriber: Subscriber, token: str | None = None) -> dict[str, str]:
     """Return the preferences and unsubscribe URLs of one mail, sharing one token (new if none)."""
     token = token or token_for(subscriber)
-    manage, unsubscribe = _url_templates(settings.SITE_URL)
+    manage, unsubscribe = _url_templates(settings.SITE_URL, translation.get_language())
     return {
         "manage_url": manage.replace("TOKEN", token),
         "unsubscribe_url": unsubscribe.replace("TOKEN", token),
@@ -88,8 +88,9 @@ def subscriber_urls(subscriber: Subscriber, token: str | None = None) -> dict[st
 
 
 @functools.lru_cache(maxsize=8)
-def _url_templates(site_url: str) -> tuple[str, str]:
-    # Reversing a URL costs more than making a token; do it once per process.
+def _url_templates(site_url: str, language: str | None) -> tuple[str, str]:
+    # Reversing a URL costs more than making a token; do it once per process and language (the
+    # pages' addresses start with it).
     return cast(
         tuple[str, str],
         tuple(

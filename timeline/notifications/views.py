@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -192,3 +193,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         "timeline/unsubscribed.html",
         {"subscriber": subscriber, "manage_path": _manage_path(subscriber)},
     )
+
+
+@csrf_exempt  # RFC 8058 one-click from mail sent before pages had a language prefix
+def unsubscribe_bare(request: HttpRequest, token: str) -> HttpResponse:
+    """Unsubscribe on POST at the old address; send a GET to the page in the reader's language."""
+    if request.method == "POST":
+        return unsubscribe(request, token)
+    with translation.override(translation.get_language_from_request(request)):
+        return redirect(reverse("timeline:unsubscribe", args=[token]))
