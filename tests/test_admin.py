@@ -146,7 +146,7 @@ def test_changelist_shows_local_start_and_filters(client, superuser):
     url = reverse("admin:timeline_event_changelist")
 
     page = client.get(url).content.decode()
-    assert "11 Nov 2025 10:00 (Asia/Almaty)" in page
+    assert "11 Nov 2025, 10:00 (Asia/Almaty)" in page
 
     found = client.get(url, {"q": "Putin"}).context["cl"].result_list
     assert list(found) == [talks]

@@ -63,8 +63,12 @@ def test_time_skipped_by_clock_change_is_refused():
     ("args", "label"),
     [
         (("day", dt.date(2025, 11, 11), None, dt.date(2025, 11, 12)), "11–12 Nov 2025"),
-        (("day", dt.date(2025, 11, 30), None, dt.date(2025, 12, 1)), "30 Nov – 1 Dec 2025"),
-        (("minute", dt.date(2025, 11, 12), dt.time(12, 30)), "12 Nov 2025 12:30"),
+        # CLDR puts thin spaces (U+2009) round a dash between two English dates.
+        (
+            ("day", dt.date(2025, 11, 30), None, dt.date(2025, 12, 1)),
+            "30 Nov\u2009–\u20091 Dec 2025",
+        ),
+        (("minute", dt.date(2025, 11, 12), dt.time(12, 30)), "12 Nov 2025, 12:30"),
         (("year", dt.date(2026, 1, 1)), "2026, date to be announced"),
         (("quarter", dt.date(2026, 7, 1)), "Q3 2026, date to be announced"),
         (("month", dt.date(2025, 11, 1)), "November 2025, date to be announced"),

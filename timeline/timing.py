@@ -2,8 +2,14 @@
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+
+from django.utils import translation
+from django.utils.translation import pgettext
+
+from . import l10n
 
 MINUTE, DAY, MONTH, QUARTER, YEAR = "minute", "day", "month", "quarter", "year"
 COARSER_THAN_DAY = frozenset({MONTH, QUARTER, YEAR})
@@ -114,6 +120,14 @@ def utc_span(
     return Span(start.astimezone(dt.UTC), end.astimezone(dt.UTC) if end else None)
 
 
+# How a coarse date reads: the year, the quarter and year, the month and year.
+COARSE_LABELS: dict[str, Callable[[dt.date, str], str]] = {
+    YEAR: l10n.year,
+    QUARTER: l10n.quarter,
+    MONTH: l10n.month,
+}
+
+
 def describe(
     precision: str,
     start_date: dt.date,
@@ -122,39 +136,23 @@ def describe(
     end_time: dt.time | None = None,
     *,
     still_to_come: bool = True,
+    language: str | None = None,
 ) -> str:
-    """Return a human label for a date at its precision, e.g. '11–12 Nov 2025'.
+    """Return a label for a date at its precision in a language (default: the active one).
 
-    A coarse date of something still to come says the exact date is to be announced.
+    E.g. '11–12 Nov 2025', '11—12 ноября 2025 г.', '2025 ж. 11–12 қараша'. A coarse date of
+    something still to come says the exact date is to be announced.
     """
-    coarse = ""
-    if precision == YEAR:
-        coarse = f"{start_date.year}"
-    elif precision == QUARTER:
-        coarse = f"Q{(start_date.month - 1) // 3 + 1} {start_date.year}"
-    elif precision == MONTH:
-        coarse = f"{start_date:%B %Y}"
-    if coarse:
-        return f"{coarse}, date to be announced" if still_to_come else coarse
-    if precision == DAY:
-        return _describe_days(start_date, end_date)
-    label = f"{_day_label(start_date)} {start_time:%H:%M}" if start_time else _day_label(start_date)
-    if end_time is not None:
-        if end_date is None or end_date == start_date:
-            return f"{label}–{end_time:%H:%M}"
-        return f"{label} – {_day_label(end_date)} {end_time:%H:%M}"
-    return label
-
-
-def _day_label(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
-
-
-def _describe_days(first: dt.date, last: dt.date | None) -> str:
-    if last is None or last == first:
-        return _day_label(first)
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {first:%b %Y}"
-    if first.year == last.year:
-        return f"{first.day} {first:%b} – {last.day} {last:%b %Y}"
-    return f"{_day_label(first)} – {_day_label(last)}"
+    language = l10n.language_or_active(language)
+    coarse = COARSE_LABELS.get(precision)
+    if coarse is not None:
+        period = coarse(start_date, language)
+        if not still_to_come:
+            return period
+        with translation.override(language):
+            # Translators: period is a year, quarter or month already written in your language,
+            # e.g. "2026", "1-й квартал 2026 г.", "2026 ж. қараша".
+            return pgettext("date label", "%(period)s, date to be announced") % {"period": period}
+    if precision == MINUTE and start_time is not None:
+        return l10n.wall_time(start_date, start_time, end_time, end_date, language)
+    return l10n.days(start_date, end_date or start_date, language)

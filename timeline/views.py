@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django_countries import countries
 
-from . import health, timing
+from . import health, l10n, timing
 from .feeds import calendar_links
 from .models import Actor, Event, Topic, Track
 from .queries import FILTERS, filtered_events
@@ -96,7 +96,7 @@ def _month(event: Event) -> str:
         return (
             "Date to be announced" if event.status in Event.UPCOMING_STATUSES else "Month unknown"
         )
-    return f"{event.start_date:%B}"
+    return l10n.month_name(event.start_date)
 
 
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_countries import countries
 
-from .. import timing
+from .. import l10n, languages, timing
 from ..models import (
     Actor,
     Event,
@@ -30,7 +30,7 @@ from . import ical
 from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -307,12 +307,14 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
     )
 
 
-def describe_event(event: Event, page: str) -> str:
+def describe_event(event: Event, page: str, language: str = languages.ENGLISH) -> str:
     """Return the DESCRIPTION text: summary, description, and every source with its URL."""
     parts = [text for text in (event.summary, event.description) if text]
     sources = list(event.sources.all())
     if sources:
-        lines = [f"- {s.publisher}, {s.published_on:%d %b %Y}: {s.url}" for s in sources]
+        lines = [
+            f"- {s.publisher}, {l10n.date(s.published_on, language)}: {s.url}" for s in sources
+        ]
         parts.append("Sources:\n" + "\n".join(lines))
     parts.append(page)
     return "\n\n".join(parts)

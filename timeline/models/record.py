@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from django_countries.fields import CountryField
 from modeltranslation.manager import MultilingualManager
 
-from .. import languages, timing
+from .. import l10n, languages, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
 from .translations import Translated
 
@@ -436,7 +436,11 @@ class Event(Translated):
 
     @property
     def when(self) -> str:
-        """Return the date at its precision, e.g. '11–12 Nov 2025'."""
+        """Return the date at its precision in the active language, e.g. '11–12 Nov 2025'."""
+        return self.when_in()
+
+    def when_in(self, language: str | None = None) -> str:
+        """Return the date at its precision in *language* (default: the active one)."""
         return timing.describe(
             self.precision,
             self.start_date,
@@ -444,6 +448,7 @@ class Event(Translated):
             self.end_date,
             self.end_time,
             still_to_come=self.status in self.UPCOMING_STATUSES,
+            language=language,
         )
 
     @property
@@ -453,10 +458,16 @@ class Event(Translated):
 
     @property
     def baseline_label(self) -> str:
-        """Return the baseline date at its precision, or ''."""
+        """Return the baseline date at its precision in the active language, or ''."""
+        return self.baseline_label_in()
+
+    def baseline_label_in(self, language: str | None = None) -> str:
+        """Return the baseline date at its precision in *language*, or ''."""
         if not self.baseline_date:
             return ""
-        return timing.describe(self.baseline_precision or timing.DAY, self.baseline_date)
+        return timing.describe(
+            self.baseline_precision or timing.DAY, self.baseline_date, language=language
+        )
 
     @property
     def slip_days(self) -> int | None:
@@ -652,4 +663,4 @@ class Source(models.Model):
         ordering = ["published_on", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.publisher}, {self.published_on:%d %b %Y}"
+        return f"{self.publisher}, {l10n.date(self.published_on)}"

@@ -2,7 +2,6 @@
 
 import json
 import re
-import zoneinfo
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -10,7 +9,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from .. import context_processors, timing
+from .. import context_processors, l10n, timing
 from ..feeds import publishing as feeds
 from ..models import Event, Notification
 from . import links
@@ -37,15 +36,15 @@ def message_id(notification: Notification) -> str:
     return f"<notification.{notification.pk}.{notification.kind}@{host}>"
 
 
-def times(event: Event, zone_name: str) -> dict[str, Any]:
-    """Return the event's time in the reader's zone and in its own, as text."""
+def times(event: Event, zone_name: str, language: str | None = None) -> dict[str, Any]:
+    """Return the event's time in the reader's zone and in its own, as text in *language*."""
     if event.precision != timing.MINUTE:
-        return {"reader": event.when, "local": event.when, "all_day": True}
-    reader = event.start_utc.astimezone(zoneinfo.ZoneInfo(zone_name))
-    local = event.local_start
+        when = event.when_in(language)
+        return {"reader": when, "local": when, "all_day": True}
+    local = l10n.moment(event.start_utc, event.effective_timezone, language)
     return {
-        "reader": f"{reader:%a %d %b %Y, %H:%M} ({zone_name})",
-        "local": f"{local:%a %d %b %Y, %H:%M} ({event.zone})",
+        "reader": f"{l10n.moment(event.start_utc, zone_name, language)} ({zone_name})",
+        "local": f"{local} ({event.zone})",
         "all_day": False,
     }
 
