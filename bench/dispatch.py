@@ -53,7 +53,7 @@ from timeline.models import (  # noqa: E402
     Subscriber,
     Topic,
 )
-from timeline.notifications import dispatch, mail, scheduling  # noqa: E402
+from timeline.notifications import changes, dispatch, mail, scheduling  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100"))
 SUBSCRIBERS = int(os.environ.get("BENCH_SUBSCRIBERS", "100"))
@@ -176,7 +176,7 @@ def populate(now: dt.datetime) -> None:
     # Announced as they are: the dispatcher's sync_changed_events finds nothing to do.
     AnnouncedSchedule.objects.bulk_create(
         [
-            AnnouncedSchedule(event=e, data=scheduling.schedule_of(e), revision=e.revision)
+            AnnouncedSchedule(event=e, data=changes.schedule_of(e), revision=e.revision)
             for e in events
         ]
     )

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from timeline.feeds import publishing as feeds
 from timeline.models import Event, Follows, PrivateFeed, Subscriber, SubscriberLink, hash_token
-from timeline.notifications import links, scheduling
+from timeline.notifications import changes, links
 from timeline.queries import filtered_events
 
 from .factories import ActorFactory, EventFactory, SubscriberFactory, TopicFactory, TrackFactory
@@ -148,12 +148,21 @@ def test_calendars_and_reminders_by_precision_status_and_publication(
 
 
 def test_a_schedule_changed_when_time_place_or_status_did():
-    before = {"title": "Talks", "start_utc": "a", "end_utc": None, "place": "Astana"}
-    before |= {"status": "confirmed", "precision": "day", "when": "11 Nov", "zone": "UTC"}
-    assert not scheduling.schedule_changed(before, before | {"title": "Talks, renamed"})
-    assert not scheduling.schedule_changed(before, before | {"when": "11 November"})
-    for name, value in [("start_utc", "b"), ("end_utc", "c"), ("place", ""), ("status", "x")]:
-        assert scheduling.schedule_changed(before, before | {name: value}), name
+    astana = {"id": 1, "country": "KZ", "name": {"kk": "Астана", "ru": "Астана", "en": "Astana"}}
+    before = {"precision": "day", "start_date": "2025-11-11", "start_time": None}
+    before |= {"end_date": None, "end_time": None, "zone": "UTC", "place": astana}
+    before |= {"start_utc": "2025-11-11T00:00:00+00:00", "end_utc": "2025-11-12T00:00:00+00:00"}
+    before |= {"status": "confirmed"}
+    renamed = astana | {"name": {"en": "Nur-Sultan"}}
+    assert not changes.schedule_changed(before, before | {"place": renamed})
+    for name, value in [
+        ("start_utc", "2025-11-12T00:00:00+00:00"),
+        ("end_utc", None),
+        ("place", None),
+        ("place", astana | {"id": 2}),
+        ("status", "postponed"),
+    ]:
+        assert changes.schedule_changed(before, before | {name: value}), name
 
 
 def test_secret_tokens_of_feeds_and_links_are_stored_the_same_way():

@@ -8,6 +8,7 @@ import pytest
 from celery.signals import before_task_publish
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from timeline import tasks
 from timeline.feeds import publishing as feeds
@@ -136,7 +137,8 @@ def test_a_moved_event_takes_its_reminders_and_gets_one_debounced_notice(smtp, s
     (message,) = smtp.messages
     assert subject(message) == f"Changed: {event.title}"
     text = message.get_body(("plain",)).get_content()
-    assert f"Time: {original_when} -> {event.when}" in text
+    moved = gettext("Moved: was %(old)s, now %(new)s")
+    assert moved % {"old": original_when, "new": event.when} in text
 
 
 def test_edits_that_change_nothing_in_the_end_send_nothing(smtp):

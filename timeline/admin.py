@@ -424,9 +424,10 @@ class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
 
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
-    list_display = ("email", "confirmed_at", "paused", "unsubscribed_at", "timezone")
+    list_display = ("email", "confirmed_at", "paused", "unsubscribed_at", "language", "timezone")
     list_filter = (
         "paused",
+        "language",
         ("confirmed_at", admin.EmptyFieldListFilter),
         ("unsubscribed_at", admin.EmptyFieldListFilter),
     )

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_countries import countries
 
 from .. import l10n, languages, timing
@@ -320,18 +320,20 @@ def describe_event(event: Event, page: str, language: str = languages.ENGLISH) -
     return "\n\n".join(parts)
 
 
-def render_single(event: Event) -> bytes:
-    """Return a calendar holding one event (place, topics and sources prefetched)."""
-    entry = calendar_event(event)
-    url = settings.SITE_URL + event.get_absolute_url()
-    meta = ical.CalendarMeta(
-        name=event.title,
-        description=event.summary or event.title,
-        url=url,
-        source=url.rstrip("/") + ".ics",
-        refresh=refresh_interval(),
-        zones=ical.zones_of([entry]),
-    )
+def render_single(event: Event, language: str | None = None) -> bytes:
+    """Return a calendar holding one event in *language*, else the active one (place, topics and
+    sources prefetched)."""
+    with translation.override(language or translation.get_language()):
+        entry = calendar_event(event)
+        url = settings.SITE_URL + event.get_absolute_url()
+        meta = ical.CalendarMeta(
+            name=event.title,
+            description=event.summary or event.title,
+            url=url,
+            source=url.rstrip("/") + ".ics",
+            refresh=refresh_interval(),
+            zones=ical.zones_of([entry]),
+        )
     return ical.render_calendar(meta, [ical.render_event(entry)])
 
 

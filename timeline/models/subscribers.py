@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from .. import languages
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 from .record import Actor, Event, Follows, Topic, Track, any_in, validate_iana_zone
 
@@ -49,7 +50,12 @@ class Subscriber(models.Model):
     email = models.EmailField(
         max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
     )
-    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    # Every mail to them is written in it. Named in its own language, as a reader picks it.
+    language = models.CharField(
+        max_length=8,
+        default=languages.DEFAULT,
+        choices=[(code, languages.NAMES[code]) for code in languages.CODES],
+    )
     timezone = models.CharField(
         "time zone", max_length=64, default="UTC", validators=[validate_iana_zone]
     )
@@ -66,6 +72,11 @@ class Subscriber(models.Model):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                name="subscriber_language_is_ours", condition=Q(language__in=languages.CODES)
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -244,7 +255,8 @@ class Notification(models.Model):
     # Tries whose outcome is unknown: the connection dropped while the message was handed over.
     uncertain_attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
-    # For reminders: the start the reminder was scheduled for; for notices: old and new values.
+    # For reminders: the start the reminder was scheduled for; for notices: the old and new
+    # schedules as data (notifications.changes), told in the reader's language when sent.
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from ..models import Event, Notification
 from . import links, mail, scheduling
-from .scheduling import grace, schedule_changed
+from .changes import schedule_changed
+from .scheduling import grace
 
 log = logging.getLogger(__name__)
 Kind, State = Notification.Kind, Notification.State

@@ -6,9 +6,10 @@ from typing import Any, TypeVar, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy
 from django_countries import countries as all_countries
 
-from .. import timing
+from .. import languages, timing
 from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Topic, Track
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 
@@ -39,6 +40,29 @@ def checkboxes(queryset: QuerySet[_M], label: str) -> forms.ModelMultipleChoiceF
     )
 
 
+class LanguageSelect(forms.Select):
+    """A choice of language, each option named in its own language and marked so."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        option["attrs"]["lang"] = option["value"]
+        return option
+
+
+def language_field() -> forms.ChoiceField:
+    """Return the choice of the language every mail to the subscriber is written in.
+
+    Not required: a form from before the choice existed leaves it out (the view decides).
+    """
+    return forms.ChoiceField(
+        choices=[(code, languages.NAMES[code]) for code in languages.CODES],
+        required=False,
+        initial=languages.DEFAULT,
+        label=gettext_lazy("Language of the emails"),
+        widget=LanguageSelect,
+    )
+
+
 class FollowForm(forms.Form):
     """What to follow, when to be reminded, and in which time zone times are shown."""
 
@@ -62,6 +86,7 @@ class FollowForm(forms.Form):
         label="Your time zone",
         help_text="Times in the emails are shown in this zone, and in the event's own.",
     )
+    language = language_field()
 
     def __init__(self, *args: Any, extra_countries: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -156,6 +181,7 @@ class PreferencesForm(FollowForm):
                 "events": event_ids,
                 "lead_times": list(subscriber.lead_times),
                 "timezone": subscriber.timezone,
+                "language": subscriber.language,
             }
         )
 

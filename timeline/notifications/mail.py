@@ -1,4 +1,8 @@
-"""Render an outbox row into an email: text and HTML parts, the event as .ics, list headers."""
+"""Render an outbox row into an email: text and HTML parts, the event as .ics, list headers.
+
+Every mail is written in its subscriber's language (rendered under it: words, links to its
+pages, dates), whatever language happens to be active in the process that sends it.
+"""
 
 import json
 import re
@@ -8,26 +12,36 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
-from .. import context_processors, l10n, timing
+from .. import context_processors, l10n, languages, timing
 from ..feeds import publishing as feeds
-from ..models import Event, Notification
-from . import links
+from ..models import Event, Notification, Subscriber
+from ..models.translations import shown
+from . import changes, links
 
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
-SUBJECTS: dict[str, str] = {
-    Kind.CONFIRMATION: "Confirm your subscription to the {site_name}",
-    Kind.REMINDER: "Reminder: {title} — {when}",
-    Kind.RESCHEDULED: "Changed: {title}",
-    Kind.CANCELLED: "Cancelled: {title}",
-    Kind.DATE_ANNOUNCED: "Date announced: {title} — {when}",
+# Lazy: each is put in the language active when the mail is built (the subscriber's).
+SUBJECTS: dict[str, StrOrPromise] = {
+    Kind.CONFIRMATION: _("Confirm your subscription to the {site_name}"),
+    Kind.REMINDER: _("Reminder: {title} — {when}"),
+    Kind.RESCHEDULED: _("Changed: {title}"),
+    Kind.CANCELLED: _("Cancelled: {title}"),
+    Kind.DATE_ANNOUNCED: _("Date announced: {title} — {when}"),
 }
 
 
 def one_line(text: str) -> str:
     """Return text safe for a header: no line breaks or control characters, so no injection."""
     return LINE_BREAKS.sub(" ", text).strip()
+
+
+def language_of(subscriber: Subscriber) -> str:
+    """Return the language the subscriber's mail is written in."""
+    return languages.supported(subscriber.language) or languages.DEFAULT
 
 
 def message_id(notification: Notification) -> str:
@@ -56,19 +70,26 @@ CONFIRM = "__CONFIRM_URL__"
 
 def build(notification: Notification) -> EmailMultiAlternatives:
     """Return the email for an outbox row (its event with place, topics and sources loaded)."""
+    with translation.override(language_of(notification.subscriber)):
+        return _build(notification)
+
+
+def _build(notification: Notification) -> EmailMultiAlternatives:
     subscriber, event = notification.subscriber, notification.event
-    headers = {"Message-ID": message_id(notification)}
+    language = language_of(subscriber)
+    headers = {"Message-ID": message_id(notification), "Content-Language": language}
     if notification.kind == Kind.CONFIRMATION:
         # An unconfirmed address gets a confirmation link only, never a preferences link.
         urls = {CONFIRM: links.confirm_url(subscriber)}
-        subject = SUBJECTS[Kind.CONFIRMATION].format(site_name=settings.SITE_NAME)
+        subject = str(SUBJECTS[Kind.CONFIRMATION]).format(site_name=settings.SITE_NAME)
     else:
         # Every notification but a confirmation is about an event.
         event = cast(Event, event)
         # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
         urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
-        subject = SUBJECTS[notification.kind].format(
-            title=event.title, when=times(event, subscriber.timezone)["reader"]
+        subject = str(SUBJECTS[notification.kind]).format(
+            title=shown(event, "title", language).text,
+            when=times(event, subscriber.timezone, language)["reader"],
         )
         unsubscribe = [f"<{urls['unsubscribe_url']}>"]
         if settings.UNSUBSCRIBE_MAILTO:
@@ -88,50 +109,64 @@ def build(notification: Notification) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     if event is not None and event.is_calendar_dated:
-        message.attach(f"{event.slug}.ics", event_calendar(event), "text/calendar")
+        message.attach(f"{event.slug}.ics", event_calendar(event, language), "text/calendar")
     return message
 
 
 def bodies(notification: Notification) -> tuple[str, str]:
     """Return the text and HTML parts with stand-ins for the reader's links.
 
-    Followers of one event in one time zone get the same text, so it is rendered once per
-    event revision, kind, zone and change shown.
+    Followers of one event in one time zone and language get the same text, so it is rendered
+    once per event revision, kind, zone, language and change shown.
     """
     event, zone = notification.event, notification.subscriber.timezone
-    changes = {key: notification.payload.get(key) for key in ("old", "new")}
+    language = language_of(notification.subscriber)
+    old, new = notification.payload.get("old"), notification.payload.get("new")
     key = (
         notification.kind,
         (event.pk, event.revision) if event else None,
         zone,
-        json.dumps(changes, sort_keys=True),
+        language,
+        json.dumps([old, new], sort_keys=True),
         settings.SITE_URL,
         settings.SITE_NAME,
         settings.CONFIRMATION_MAX_AGE_HOURS,
     )
     cached = _bodies.get(key)
     if cached is None:
-        context = {
-            "kind": notification.kind,
-            "event": event,
-            "site_url": settings.SITE_URL,
-            # Rendered outside any request: no context processor adds it.
-            **context_processors.site(None),
-            **PERSONAL,
-            **changes,
-            "confirm_url": CONFIRM,
-            "confirm_hours": settings.CONFIRMATION_MAX_AGE_HOURS,
-        }
-        if event is not None:
-            context["times"] = times(event, zone)
-            context["event_url"] = settings.SITE_URL + event.get_absolute_url()
-            context["sources"] = list(event.sources.all())
-        cached = (
-            render_to_string("timeline/mail/notification.txt", context),
-            render_to_string("timeline/mail/notification.html", context),
-        )
+        with translation.override(language):
+            cached = _render(notification, zone, language, old, new)
         _remember(_bodies, key, cached)
     return cached
+
+
+def _render(
+    notification: Notification,
+    zone: str,
+    language: str,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+) -> tuple[str, str]:
+    event = notification.event
+    context = {
+        "kind": notification.kind,
+        "event": event,
+        "site_url": settings.SITE_URL,
+        # Rendered outside any request: no context processor adds it.
+        **context_processors.site(None),
+        **PERSONAL,
+        "changes": changes.told(old, new, language) if old and new else [],
+        "confirm_url": CONFIRM,
+        "confirm_hours": settings.CONFIRMATION_MAX_AGE_HOURS,
+    }
+    if event is not None:
+        context["times"] = times(event, zone, language)
+        context["event_url"] = settings.SITE_URL + event.get_absolute_url()
+        context["sources"] = list(event.sources.all())
+    return (
+        render_to_string("timeline/mail/notification.txt", context),
+        render_to_string("timeline/mail/notification.html", context),
+    )
 
 
 _K = TypeVar("_K")
@@ -147,18 +182,19 @@ def _remember(cache: dict[_K, _V], key: _K, value: _V, limit: int = 512) -> None
 _bodies: dict[tuple[object, ...], tuple[str, str]] = {}
 
 
-def event_calendar(event: Event) -> bytes:
-    """Return the event as a calendar file, rendered once per revision of the event.
+def event_calendar(event: Event, language: str = languages.DEFAULT) -> bytes:
+    """Return the event as a calendar file in *language*, rendered once per revision of the event.
 
     Many followers of one event get the same attachment; the revision goes up on any change
-    to the event or what it shows, so a cached rendering is never stale.
+    to the event or what it shows, so a cached rendering is never stale. It has the UID and
+    SEQUENCE of the event in every feed, whatever its language.
     """
-    key = (event.pk, event.revision, settings.SITE_URL)
+    key = (event.pk, event.revision, settings.SITE_URL, language)
     body = _calendars.get(key)
     if body is None:
-        body = feeds.render_single(event)
+        body = feeds.render_single(event, language)
         _remember(_calendars, key, body)
     return body
 
 
-_calendars: dict[tuple[int, int, str], bytes] = {}
+_calendars: dict[tuple[int, int, str, str], bytes] = {}

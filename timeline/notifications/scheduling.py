@@ -9,6 +9,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from ..models import AnnouncedSchedule, Event, Notification, Subscriber, is_calendar_precision
+from .changes import schedule_changed, schedule_of
 
 Kind, State = Notification.Kind, Notification.State
 
@@ -25,27 +26,6 @@ def debounce() -> dt.timedelta:
 def followers(event: Event) -> QuerySet[Subscriber]:
     """Return the active subscribers one of whose follows selects this event."""
     return Subscriber.objects.active().following(event)
-
-
-def schedule_of(event: Event) -> dict[str, Any]:
-    """Return what followers are told about an event's time, place and status."""
-    return {
-        "title": event.title,
-        "precision": event.precision,
-        "when": event.when,
-        "zone": event.zone,
-        "start_utc": event.start_utc.isoformat(),
-        "end_utc": event.end_utc.isoformat() if event.end_utc else None,
-        "place": str(event.place) if event.place_id else "",
-        "status": event.status,
-    }
-
-
-def schedule_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Tell whether two schedules (see `schedule_of`) differ in time, place or status."""
-    return any(
-        old.get(name) != new.get(name) for name in ("start_utc", "end_utc", "place", "status")
-    )
 
 
 def reminder_key(lead: int, start: dt.datetime) -> str:
@@ -105,6 +85,7 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
         _notify_followers(event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, old, current)
     elif schedule_changed(old, current):
         # Debounced: later changes within the delay update the pending notice's "new" values.
+        # Both stay data (see notifications.changes), put into words only when the notice goes.
         updated = 0
         for notice in pending_notices:
             notice.payload = {**notice.payload, "new": current}

@@ -14,6 +14,7 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import languages
 from ..models import Notification, Subscriber, Subscription
 from . import scheduling
 
@@ -66,17 +67,20 @@ def sign_up(
     follows: set[Follow],
     lead_times: list[int],
     zone: str,
+    language: str = languages.DEFAULT,
     now: dt.datetime | None = None,
 ) -> None:
     """Record a sign-up; what happens depends on the address, what the caller learns does not.
 
-    - A new address: an unconfirmed subscriber with these choices, and a confirmation mail.
+    - A new address: an unconfirmed subscriber with these choices, and a confirmation mail
+      (in *language*, as every mail to them).
     - An address not confirmed yet (or one that left): these choices replace the earlier ones
       (nothing is sent to it but the confirmation), and the confirmation is queued again.
     - A confirmed address still subscribed (paused or not): nothing changes, nothing is sent,
       so no one can change what someone else follows by typing their address.
     """
     now = now or timezone.now()
+    language = _ours(language)
     email = BaseUserManager.normalize_email(email)
     subscriber = Subscriber.objects.select_for_update().filter(email__iexact=email).first()
     if subscriber is None:
@@ -91,9 +95,17 @@ def sign_up(
     subscriber.confirmed_at = None
     subscriber.lead_times = lead_times
     subscriber.timezone = zone
-    subscriber.save(update_fields=["confirmed_at", "lead_times", "timezone"])
+    subscriber.language = language
+    subscriber.save(update_fields=["confirmed_at", "lead_times", "timezone", "language"])
     apply_follows(subscriber=subscriber, wanted=follows)
     _request_confirmation(subscriber, now)
+
+
+def _ours(language: str) -> str:
+    """Return *language* if mail can be written in it; refuse any other."""
+    if language not in languages.CODES:
+        raise ValueError(f"Mail is written in {', '.join(languages.CODES)}, not {language!r}.")
+    return language
 
 
 def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
@@ -130,13 +142,21 @@ def confirm(
 # --- what they follow --------------------------------------------------------------------------
 @transaction.atomic
 def set_preferences(
-    *, subscriber: Subscriber, follows: set[Follow], lead_times: list[int], zone: str
+    *,
+    subscriber: Subscriber,
+    follows: set[Follow],
+    lead_times: list[int],
+    zone: str,
+    language: str | None = None,
 ) -> Subscriber:
-    """Replace what the subscriber follows, when they are reminded and their time zone."""
+    """Replace what the subscriber follows, when they are reminded, their time zone and (if
+    given) the language of their mail, which every mail not yet sent is then written in."""
     subscriber = _locked(subscriber)
     subscriber.lead_times = lead_times
     subscriber.timezone = zone
-    subscriber.save(update_fields=["lead_times", "timezone"])
+    if language is not None:
+        subscriber.language = _ours(language)
+    subscriber.save(update_fields=["lead_times", "timezone", "language"])
     apply_follows(subscriber=subscriber, wanted=follows)
     queue_sync(subscriber_id=subscriber.pk)
     return subscriber

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from .. import languages
 from ..models import Event, Subscriber
 from ..security import ratelimit
 from ..security.client_ip import client_ip
@@ -75,15 +76,22 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 follows=form.follows(),
                 lead_times=form.chosen_lead_times(),
                 zone=form.cleaned_data["timezone"],
+                language=form.cleaned_data["language"] or _page_language(request),
             )
             return redirect("timeline:subscribe-sent")
     else:
         slug = request.GET.get("event", "")
         known = slug and Event.objects.published().filter(slug=slug).exists()
-        form = SubscribeForm(initial={"event": slug} if known else {})
+        initial = {"language": _page_language(request)}
+        form = SubscribeForm(initial={**initial, "event": slug} if known else initial)
     slug = form["event"].value()
     event = Event.objects.published().filter(slug=slug).first() if slug else None
     return render(request, "timeline/subscribe.html", {"form": form, "event": event})
+
+
+def _page_language(request: HttpRequest) -> str:
+    """Return the language of the page: mail comes in it unless the reader chooses another."""
+    return languages.supported(request.LANGUAGE_CODE) or languages.DEFAULT
 
 
 def subscribe_sent(request: HttpRequest) -> HttpResponse:
@@ -158,6 +166,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 follows=form.follows(),
                 lead_times=form.chosen_lead_times(),
                 zone=form.cleaned_data["timezone"],
+                language=form.cleaned_data["language"] or None,
             )
             messages.success(request, "Your choices are saved.")
             return redirect(request.path)
