@@ -13,9 +13,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from timeline import l10n
 from timeline.models import Event
 
-from .factories import ActorFactory, EventFactory, SourceFactory, TopicFactory
+from .factories import ActorFactory, EventFactory, PlaceFactory, SourceFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 SCHEMA = json.loads(
@@ -155,3 +156,141 @@ def test_changes_feed_shows_markup_typed_by_an_editor_as_text(client):
     [entry] = feed.entries
     assert shown(entry.summary_detail) == ([], summary)
     assert shown(entry.title_detail) == ([], f"{title} ({event.when})")
+
+
+# --- languages ---------------------------------------------------------------------------------
+PAGE_IN_EVERY_LANGUAGE = {"$ref": "#/$defs/pageInEveryLanguage", "$defs": SCHEMA["$defs"]}
+EVENT_IN_EVERY_LANGUAGE = {"$ref": "#/$defs/eventInEveryLanguage", "$defs": SCHEMA["$defs"]}
+
+
+def translated_visit():
+    """Return an event written in Russian and English, with a Kazakh title only, in Astana."""
+    place = PlaceFactory(name="Astana", name_kk="Астана", name_ru="Астана")
+    event = EventFactory(
+        title="State visit",
+        title_ru="Государственный визит",
+        title_kk="Мемлекеттік сапар",
+        summary="Talks on trade.",
+        summary_ru="Переговоры о торговле.",
+        description="Long English text.",
+        start_date=dt.date(2025, 11, 11),
+        place=place,
+    )
+    event.topics.add(TopicFactory(name="Trade", name_ru="Торговля", slug="trade"))
+    return event
+
+
+def test_the_api_answers_in_the_language_asked_for_and_says_which(client):
+    event = translated_visit()
+    response = client.get("/api/events/", {"lang": "ru"}, HTTP_ACCEPT_LANGUAGE="kk")
+    assert response["Content-Language"] == "ru"
+    assert "Accept-Language" in response["Vary"]
+    body = response.json()
+    validate(body, PAGE)
+    assert body["language"] == "ru"
+    (item,) = body["results"]
+    assert item["language"] == "ru"
+    assert (item["title"], item["title_language"]) == ("Государственный визит", "ru")
+    assert (item["summary"], item["summary_language"]) == ("Переговоры о торговле.", "ru")
+    # No Russian description: the next a Russian reader reads, English, and it says so.
+    assert (item["description"], item["description_language"]) == ("Long English text.", "en")
+    assert item["when"] == l10n.date(dt.date(2025, 11, 11), "ru")
+    assert (item["place"]["name"], item["place"]["name_language"]) == ("Астана", "ru")
+    assert item["topics"] == [{"name": "Торговля", "name_language": "ru", "slug": "trade"}]
+    assert item["url"] == f"https://timeline.test/ru/events/{event.slug}/"
+    assert item["ics"] == f"https://timeline.test/ru/events/{event.slug}.ics"
+    EventFactory(start_date=dt.date(2025, 12, 1))
+    following = client.get("/api/events/", {"lang": "ru", "page_size": 1}).json()["next"]
+    assert "lang=ru" in following  # the next page is in the same language
+    single = client.get(f"/api/events/{event.uid}/", {"lang": "ru"})
+    assert single["Content-Language"] == "ru"
+    validate(single.json(), EVENT)
+    assert single.json() == item
+
+
+def test_without_lang_accept_language_chooses_else_english(client):
+    event = translated_visit()
+    kazakh = client.get(f"/api/events/{event.uid}/", HTTP_ACCEPT_LANGUAGE="kk-KZ, ru;q=0.8")
+    assert kazakh["Content-Language"] == "kk"
+    item = kazakh.json()
+    assert (item["language"], item["title"], item["title_language"]) == (
+        "kk",
+        "Мемлекеттік сапар",
+        "kk",
+    )
+    # A Kazakh reader without a Kazakh summary reads the Russian one.
+    assert (item["summary"], item["summary_language"]) == ("Переговоры о торговле.", "ru")
+    assert item["when"] == l10n.date(dt.date(2025, 11, 11), "kk")
+    # The first language of ours in the header, by its weights; none of ours: English.
+    preferred = client.get("/api/events/", HTTP_ACCEPT_LANGUAGE="de, ru;q=0.5, kk;q=0.4")
+    assert preferred.json()["language"] == "ru"
+    for header in ("de, fr;q=0.5", "ru;q=0", ""):
+        answer = client.get("/api/events/", HTTP_ACCEPT_LANGUAGE=header)
+        assert answer.json()["language"] == "en" and answer["Content-Language"] == "en", header
+
+
+def test_an_unknown_language_is_refused_clearly(client):
+    translated_visit()
+    for path in ("/api/events/", "/api/events/00000000-0000-4000-8000-000000000000/"):
+        response = client.get(path, {"lang": "xx"})
+        assert response.status_code == 400
+        body = response.json()
+        validate(body, {"$ref": "#/$defs/error", "$defs": SCHEMA["$defs"]})
+        assert "'xx'" in body["error"]
+        assert body["languages"] == ["kk", "ru", "en", "all"]
+
+
+def test_lang_all_gives_every_translation_and_how_far_each_got(client):
+    event = translated_visit()
+    Event.objects.filter(pk=event.pk).update(description_ru="Подробно.", translation_en="reviewed")
+    body = client.get("/api/events/", {"lang": "all"}, HTTP_ACCEPT_LANGUAGE="ru").json()
+    validate(body, PAGE_IN_EVERY_LANGUAGE)
+    assert body["language"] == "all"
+    (item,) = body["results"]
+    assert item["title"] == {
+        "kk": "Мемлекеттік сапар",
+        "ru": "Государственный визит",
+        "en": "State visit",
+    }
+    assert item["summary"] == {"kk": None, "ru": "Переговоры о торговле.", "en": "Talks on trade."}
+    assert item["translations"] == {"kk": "missing", "ru": "draft", "en": "reviewed"}
+    assert item["when"] == {
+        code: l10n.date(dt.date(2025, 11, 11), code) for code in ("kk", "ru", "en")
+    }
+    assert item["url"]["kk"] == f"https://timeline.test/kk/events/{event.slug}/"
+    assert item["topics"] == [
+        {"name": {"kk": None, "ru": "Торговля", "en": "Trade"}, "slug": "trade"}
+    ]
+    single = client.get(f"/api/events/{event.uid}/", {"lang": "all"})
+    assert single["Content-Language"] == "kk, ru, en"
+    validate(single.json(), EVENT_IN_EVERY_LANGUAGE)
+
+
+def test_the_changes_feed_in_the_language_asked_for(client):
+    event = translated_visit()
+    english_only = EventFactory(title="Opening of a plant", summary="A plant opens.")
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    lang = "{http://www.w3.org/XML/1998/namespace}lang"
+
+    response = client.get("/feeds/changes.atom", {"lang": "ru"}, HTTP_ACCEPT_LANGUAGE="kk")
+    assert response["Content-Language"] == "ru" and "Accept-Language" in response["Vary"]
+    root = ET.fromstring(response.content)
+    assert root.get(lang) == "ru"
+    assert root.find("a:link[@rel='self']", ns).get("href").endswith("/feeds/changes.atom?lang=ru")
+    entries = {e.find("a:id", ns).text: e for e in root.findall("a:entry", ns)}
+    visit, opening = entries[f"urn:uuid:{event.uid}"], entries[f"urn:uuid:{english_only.uid}"]
+    when = l10n.date(dt.date(2025, 11, 11), "ru")
+    assert visit.find("a:title", ns).text == f"Государственный визит ({when})"
+    assert visit.find("a:title", ns).get(lang) is None  # in the feed's language
+    assert visit.find("a:summary", ns).text == "Переговоры о торговле."
+    assert visit.find("a:link", ns).get("href").endswith(f"/ru/events/{event.slug}/")
+    # No Russian text: the English one, marked as English.
+    assert opening.find("a:title", ns).get(lang) == "en"
+    assert opening.find("a:summary", ns).get(lang) == "en"
+    assert opening.find("a:summary", ns).text == "A plant opens."
+
+    kazakh = ET.fromstring(client.get("/feeds/changes.atom", HTTP_ACCEPT_LANGUAGE="kk").content)
+    assert kazakh.get(lang) == "kk"
+    assert kazakh.find("a:link[@rel='self']", ns).get("href").endswith("?lang=kk")
+    refused = client.get("/feeds/changes.atom", {"lang": "xx"})
+    assert refused.status_code == 400 and "'xx'" in refused.content.decode()

@@ -1,18 +1,29 @@
-"""A read-only JSON API for integrators: published events, filtered and paged."""
+"""A read-only JSON API for integrators: published events, filtered and paged, in a language.
+
+?lang=kk|ru|en (else Accept-Language, else English) picks the language; ?lang=all gives every
+translation of each text. Answers say which they used ("language", Content-Language).
+"""
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpRequest, JsonResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import require_safe
 
-from . import timing
+from . import languages, timing
+from .languages import CODES
 from .models import Event
+from .models.translations import Translated, shown
 from .queries import filtered_events
+from .reader_language import EVERY, UnknownLanguage, asked_language, say_language
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 HTML_SPECIALS = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
@@ -42,31 +53,73 @@ def _local_iso(event: Event, moment: dt.datetime | None, day: dt.date | None) ->
     return day.isoformat() if day else None
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    """Return an event as the API shows it: local times with offsets, UTC, precision spelled out."""
+@dataclass(frozen=True)
+class Words:
+    """How an answer gives what is written in words: in one language, or in every one (EVERY).
+
+    In one language, each editor's text comes with the language it is really in, which is
+    another one where the text falls back ("title": "…", "title_language": "ru"). In every
+    language, each such text is an object by language ({"kk": …, "ru": …, "en": null}).
+    """
+
+    language: str
+
+    @property
+    def every(self) -> bool:
+        return self.language == EVERY
+
+    def text(self, record: Translated, field: str) -> dict[str, Any]:
+        """Return an editor's text: in the language asked (or its fallback), or in each."""
+        if self.every:
+            return {field: {code: record.text_in(field, code) or None for code in CODES}}
+        text = shown(record, field, self.language)
+        return {field: text.text, f"{field}_language": text.language}
+
+    def made(self, render: Callable[[str], str]) -> str | dict[str, str]:
+        """Return what we write ourselves (dates, addresses) in the language asked, or each."""
+        if self.every:
+            return {code: render(code) for code in CODES}
+        return render(self.language)
+
+
+def _url(path: Callable[[], str]) -> Callable[[str], str]:
+    """Return a renderer of the page at *path()* (reversed) in a given language."""
+
+    def render(language: str) -> str:
+        with translation.override(language):
+            return settings.SITE_URL + path()
+
+    return render
+
+
+def event_json(event: Event, language: str = languages.DEFAULT) -> dict[str, Any]:
+    """Return an event as the API shows it in *language* (or EVERY): local times with offsets,
+    UTC, precision spelled out, each text with the language it is in."""
+    words = Words(language)
     place = event.place
     last_day = event.end_date if event.precision == timing.DAY else None
-    return {
+    data = {
+        "language": language,
         "uid": str(event.uid),
         "slug": event.slug,
-        "url": settings.SITE_URL + event.get_absolute_url(),
-        "ics": settings.SITE_URL + reverse("timeline:event-ics", args=[event.slug])
+        "url": words.made(_url(event.get_absolute_url)),
+        "ics": words.made(_url(lambda: reverse("timeline:event-ics", args=[event.slug])))
         if event.is_calendar_dated
         else None,
-        "title": event.title,
-        "summary": event.summary,
-        "description": event.description,
+        **words.text(event, "title"),
+        **words.text(event, "summary"),
+        **words.text(event, "description"),
         "kind": event.kind,
         "status": event.status,
         "precision": event.precision,
-        "when": event.when,
+        "when": words.made(event.when_in),
         "timezone": event.zone,
         "start": _local_iso(event, event.start_utc, event.start_date),
         "end": _local_iso(event, event.end_utc, last_day),
         "start_utc": event.start_utc.isoformat(),
         "end_utc": event.end_utc.isoformat() if event.end_utc else None,
         "place": {
-            "name": place.name,
+            **words.text(place, "name"),
             "country": place.country.code,
             "timezone": place.timezone,
             "latitude": float(place.latitude) if place.latitude is not None else None,
@@ -77,17 +130,22 @@ def event_json(event: Event) -> dict[str, Any]:
         "countries": [country.code for country in event.countries],
         "participants": [
             {
-                "name": a.name,
+                **words.text(a, "name"),
                 "slug": a.slug,
                 "kind": a.kind,
-                "role": a.role,
+                **words.text(a, "role"),
                 "country": a.country.code,
             }
             for a in event.participants.all()
         ],
-        "topics": [{"name": t.name, "slug": t.slug} for t in event.topics.all()],
-        "track": {"name": event.track.name, "slug": event.track.slug} if event.track else None,
-        "baseline": {"date": event.baseline_date.isoformat(), "label": event.baseline_label}
+        "topics": [{**words.text(t, "name"), "slug": t.slug} for t in event.topics.all()],
+        "track": {**words.text(event.track, "name"), "slug": event.track.slug}
+        if event.track
+        else None,
+        "baseline": {
+            "date": event.baseline_date.isoformat(),
+            "label": words.made(event.baseline_label_in),
+        }
         if event.baseline_date
         else None,
         "sources": [
@@ -97,6 +155,8 @@ def event_json(event: Event) -> dict[str, Any]:
                 "publisher": s.publisher,
                 "published_on": s.published_on.isoformat(),
                 "quote": s.quote,
+                # Sources are not translated: each is in its own language.
+                "language": s.language,
             }
             for s in event.sources.all()
         ],
@@ -104,6 +164,9 @@ def event_json(event: Event) -> dict[str, Any]:
         "created": event.created_at.isoformat(),
         "updated": event.updated_at.isoformat(),
     }
+    if words.every:
+        data["translations"] = {code: event.translation_state(code) for code in CODES}
+    return data
 
 
 def _page_link(request: HttpRequest, number: int) -> str:
@@ -112,8 +175,29 @@ def _page_link(request: HttpRequest, number: int) -> str:
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
+def _in_language(
+    view: Callable[..., JsonResponse],
+) -> Callable[..., HttpResponseBase]:
+    """Answer in the language asked for (see `asked_language`), said in the answer and its
+    headers; an unknown ?lang= is refused with 400."""
+
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            language = asked_language(request, every=True)
+        except UnknownLanguage as error:
+            refusal = json_response(
+                {"error": str(error), "languages": list(error.offered)}, status=400
+            )
+            return say_language(refusal, languages.DEFAULT)
+        return say_language(view(request, *args, language=language, **kwargs), language)
+
+    return answer
+
+
 @require_safe
-def event_list(request: HttpRequest) -> JsonResponse:
+@_in_language
+def event_list(request: HttpRequest, language: str) -> JsonResponse:
     """List published events, filtered like the timeline, a page at a time."""
     try:
         size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
@@ -127,18 +211,20 @@ def event_list(request: HttpRequest) -> JsonResponse:
         return json_response({"error": f"There is no page {number}."}, status=404)
     return json_response(
         {
+            "language": language,
             "count": paginator.count,
             "next": _page_link(request, number + 1) if page.has_next() else None,
             "previous": _page_link(request, number - 1) if page.has_previous() else None,
-            "results": [event_json(event) for event in page.object_list],
+            "results": [event_json(event, language) for event in page.object_list],
         }
     )
 
 
 @require_safe
-def event_item(request: HttpRequest, uid: str) -> JsonResponse:
+@_in_language
+def event_item(request: HttpRequest, uid: str, language: str) -> JsonResponse:
     """Show one published event by its stable UID."""
     event = filtered_events(QueryDict()).filter(uid=uid).first()
     if event is None:
         raise Http404("No such event.")
-    return json_response(event_json(event))
+    return json_response(event_json(event, language))

@@ -1,12 +1,16 @@
 """Which language a request is answered in: the path's prefix, else the reader's preference."""
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+from . import languages
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
@@ -45,3 +49,48 @@ class ReaderLanguageMiddleware(LocaleMiddleware):
                 samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]
             )
         return response
+
+
+# --- what a machine reader asks for: the JSON API and the Atom feed ------------------------------
+# They have one address each and no language prefix: ?lang= names the language, else the
+# Accept-Language header does, else they answer in English. (Never the cookie pages leave:
+# caches keep one copy per Accept-Language, and a cookie would mix them up.)
+LANG_PARAMETER: Final = "lang"
+EVERY: Final = "all"  # ?lang=all: the API gives every translation of each text
+
+
+class UnknownLanguage(ValueError):
+    """?lang= names a language we don't write in."""
+
+    def __init__(self, asked: str, offered: tuple[str, ...]) -> None:
+        super().__init__(
+            f"Unknown language {asked!r} in ?{LANG_PARAMETER}=: use one of {', '.join(offered)}."
+        )
+        self.asked, self.offered = asked, offered
+
+
+def asked_language(request: HttpRequest, *, every: bool = False) -> str:
+    """Return the language a machine reader asked for: ?lang= (if *every*, 'all' too), else
+    the first of ours in Accept-Language, else English. Raise UnknownLanguage for a ?lang=
+    we don't have."""
+    asked = request.GET.get(LANG_PARAMETER, "").strip()
+    if asked:
+        if every and asked.lower() == EVERY:
+            return EVERY
+        code = languages.supported(asked)
+        if code is None:
+            raise UnknownLanguage(asked, (*languages.CODES, *((EVERY,) if every else ())))
+        return code
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
+    for tag, quality in parse_accept_lang_header(header):
+        code = languages.supported(tag) if quality > 0 else None
+        if code:
+            return code
+    return languages.DEFAULT
+
+
+def say_language(response: HttpResponseBase, language: str) -> HttpResponseBase:
+    """Mark a machine reader's answer with its language, and as varying with Accept-Language."""
+    response["Content-Language"] = ", ".join(languages.CODES) if language == EVERY else language
+    patch_vary_headers(response, ("Accept-Language",))
+    return response
