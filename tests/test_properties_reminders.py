@@ -32,6 +32,7 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from hypothesis import HealthCheck, event
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -143,10 +144,16 @@ def what_changed(before: Schedule, now: Schedule) -> tuple[str, ...]:
     """Return the "What changed" lines a Changed mail must show: from what followers were told
     before to what the event is when the mail goes out."""
     lines = []
-    if (before.when, before.start) != (now.when, now.start):
-        lines.append(f"Time: {before.when} -> {now.when}")
+    if (before.precision, before.start, before.end) != (now.precision, now.start, now.end):
+        coarse = timing.COARSER_THAN_DAY
+        dated = before.precision in coarse and now.precision not in coarse
+        message = "Moved: was %(old)s, now %(new)s"
+        if dated:
+            message = "Date announced: was %(old)s, now %(new)s"
+        lines.append(gettext(message) % {"old": before.when, "new": now.when})
     if before.status != now.status:
-        lines.append(f"Status: {before.status} -> {now.status}")
+        labels = {"old": Status(before.status).label, "new": Status(now.status).label}
+        lines.append(gettext("Status changed: was %(old)s, now %(new)s") % labels)
     return tuple(lines)
 
 
