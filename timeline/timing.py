@@ -5,6 +5,8 @@ import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 
+from django.utils.translation import gettext as _
+
 MINUTE, DAY, MONTH, QUARTER, YEAR = "minute", "day", "month", "quarter", "year"
 COARSER_THAN_DAY = frozenset({MONTH, QUARTER, YEAR})
 # The dates an event may have: wide enough for history and plans, narrow enough that every
@@ -74,7 +76,8 @@ def local_datetime(day: dt.date, at: dt.time | None, zone_name: str) -> dt.datet
     round_trip = aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != naive:
         raise LocalTimeError(
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it."
+            _("%(time)s does not exist in %(zone)s: the clocks skip it.")
+            % {"time": f"{naive:%Y-%m-%d %H:%M}", "zone": zone_name}
         )
     return aware
 

@@ -1,6 +1,7 @@
 """What the running service records about itself (not part of the record)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Heartbeat(models.Model):
@@ -10,4 +11,7 @@ class Heartbeat(models.Model):
     beat_at = models.DateTimeField()
 
     def __str__(self) -> str:
-        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+        return _("%(name)s at %(time)s") % {
+            "name": self.name,
+            "time": f"{self.beat_at:%Y-%m-%d %H:%M:%S}",
+        }

@@ -6,6 +6,7 @@ from typing import cast
 from django.core.files.storage import default_storage
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from ..text import OneLineField
@@ -16,13 +17,13 @@ from .tokens import hash_token
 class Feed(models.Model):
     """A published calendar feed: where its bytes are stored, their validators, its events."""
 
-    key = models.CharField(max_length=120, unique=True, help_text="e.g. all, topic:energy")
+    key = models.CharField(max_length=120, unique=True, help_text=_("e.g. all, topic:energy"))
     body_name = models.CharField(max_length=300, blank=True)
     gzip_name = models.CharField(max_length=300, blank=True)
     manifest_name = models.CharField(max_length=300, blank=True)
     size = models.PositiveIntegerField(default=0)
     etag = models.CharField(max_length=80)
-    last_modified = models.DateTimeField(help_text="When the bytes last changed.")
+    last_modified = models.DateTimeField(help_text=_("When the bytes last changed."))
     published_at = models.DateTimeField()
     event_count = models.PositiveIntegerField(default=0)
     events: models.ManyToManyField[Event, "FeedMembership"] = models.ManyToManyField(
@@ -55,7 +56,7 @@ class FeedMembership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} in {self.feed_id}"
+        return _("%(event)s in %(feed)s") % {"event": self.event_id, "feed": self.feed_id}
 
 
 class EventFragment(models.Model):
@@ -68,7 +69,7 @@ class EventFragment(models.Model):
     body = models.BinaryField()
 
     def __str__(self) -> str:
-        return f"VEVENT of {self.event_id}"
+        return _("VEVENT of %(event)s") % {"event": self.event_id}
 
 
 class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
@@ -85,13 +86,13 @@ class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
 class PrivateFeed(models.Model):
     """A calendar of one reader's own selection, reached through a secret link."""
 
-    name = OneLineField(max_length=200, help_text="Who or what this feed is for.")
+    name = OneLineField(max_length=200, help_text=_("Who or what this feed is for."))
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     topics = models.ManyToManyField(Topic, blank=True)
     countries = CountryField(multiple=True, blank=True)
     tracks = models.ManyToManyField(Track, blank=True)
     actors = models.ManyToManyField(Actor, blank=True)
-    is_active = models.BooleanField("active", default=True)
+    is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     token_issued_at = models.DateTimeField(null=True, editable=False)
 

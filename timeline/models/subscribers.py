@@ -6,16 +6,18 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_countries.fields import CountryField
 
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 from .record import Actor, Event, Follows, Topic, Track, any_in, validate_iana_zone
 
 LEAD_TIME_CHOICES = [
-    (10080, "1 week before"),
-    (1440, "1 day before"),
-    (60, "1 hour before"),
-    (0, "At the start"),
+    (10080, _("1 week before")),
+    (1440, _("1 day before")),
+    (60, _("1 hour before")),
+    (0, _("At the start")),
 ]
 
 
@@ -51,11 +53,13 @@ class Subscriber(models.Model):
     )
     language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
     timezone = models.CharField(
-        "time zone", max_length=64, default="UTC", validators=[validate_iana_zone]
+        _("time zone"), max_length=64, default="UTC", validators=[validate_iana_zone]
     )
-    lead_times = models.JSONField(default=default_lead_times, help_text="Minutes before the start.")
+    lead_times = models.JSONField(
+        default=default_lead_times, help_text=_("Minutes before the start.")
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    paused = models.BooleanField(default=False, help_text="Paused subscribers are sent nothing.")
+    paused = models.BooleanField(default=False, help_text=_("Paused subscribers are sent nothing."))
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # Changes whenever the subscriber's links are revoked (a generation mark, not a secret:
     # links are random tokens kept only as hashes, in SubscriberLink).
@@ -106,7 +110,10 @@ class Subscriber(models.Model):
         """Say when reminders come, in words, earliest first ("1 day before", "At the start")."""
         labels = dict(LEAD_TIME_CHOICES)
         return [
-            labels.get(minutes, f"{minutes} minutes before")
+            str(labels[minutes])
+            if minutes in labels
+            else ngettext("%(count)d minute before", "%(count)d minutes before", minutes)
+            % {"count": minutes}
             for minutes in sorted(self.lead_times, reverse=True)
         ]
 
@@ -115,8 +122,8 @@ class SubscriberLink(models.Model):
     """One link given to a subscriber (in a mail or on a page), kept only as its token's hash."""
 
     class Purpose(models.TextChoices):
-        CONFIRM = "confirm", "confirm the address"
-        MANAGE = "manage", "preferences and unsubscribe"
+        CONFIRM = "confirm", _("confirm the address")
+        MANAGE = "manage", _("preferences and unsubscribe")
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="links")
     purpose = models.CharField(max_length=8, choices=Purpose.choices)
@@ -125,7 +132,10 @@ class SubscriberLink(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} link of {self.subscriber_id}"
+        return _("%(purpose)s link of %(subscriber)s") % {
+            "purpose": self.get_purpose_display(),
+            "subscriber": self.subscriber_id,
+        }
 
 
 class Subscription(models.Model):
@@ -185,7 +195,10 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subscriber} follows {self.followed}"
+        return _("%(subscriber)s follows %(followed)s") % {
+            "subscriber": self.subscriber,
+            "followed": self.followed,
+        }
 
     @property
     def followed(self) -> Topic | Actor | Track | Event | str:
@@ -204,25 +217,25 @@ class AnnouncedSchedule(models.Model):
     revision = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"announced schedule of {self.event_id}"
+        return _("announced schedule of %(event)s") % {"event": self.event_id}
 
 
 class Notification(models.Model):
     """One logical email: created once, claimed by one dispatcher, sent once."""
 
     class Kind(models.TextChoices):
-        CONFIRMATION = "confirmation", "Confirm your address"
-        REMINDER = "reminder", "Reminder"
-        RESCHEDULED = "rescheduled", "Changed"
-        CANCELLED = "cancelled", "Cancelled"
-        DATE_ANNOUNCED = "date_announced", "Date announced"
+        CONFIRMATION = "confirmation", _("Confirm your address")
+        REMINDER = "reminder", _("Reminder")
+        RESCHEDULED = "rescheduled", _("Changed")
+        CANCELLED = "cancelled", _("Cancelled")
+        DATE_ANNOUNCED = "date_announced", _("Date announced")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="outbox")
     event = models.ForeignKey(
@@ -266,4 +279,8 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["state", "due_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.subscriber_id} ({self.state})"
+        return _("%(kind)s to %(subscriber)s (%(state)s)") % {
+            "kind": self.get_kind_display(),
+            "subscriber": self.subscriber_id,
+            "state": self.get_state_display(),
+        }
