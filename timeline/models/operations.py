@@ -7,8 +7,12 @@ from django.utils.translation import gettext_lazy as _
 class Heartbeat(models.Model):
     """The last time a background process proved it was alive (shown by /healthz)."""
 
-    name = models.CharField(max_length=50, unique=True)
-    beat_at = models.DateTimeField()
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    beat_at = models.DateTimeField(_("beat at"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return _("%(name)s at %(time)s") % {

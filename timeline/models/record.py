@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 from django_stubs_ext import StrOrPromise
 
@@ -57,16 +58,22 @@ class Precision(models.TextChoices):
 
 
 class Place(models.Model):
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    country = CountryField()
+    name = OneLineField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    country = CountryField(verbose_name=_("country"))
     timezone = models.CharField(
         _("time zone"), max_length=64, validators=[validate_iana_zone], help_text=_("IANA name")
     )
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
+        verbose_name = _("place")
+        verbose_name_plural = _("places")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -124,29 +131,41 @@ class Actor(Label):
         PERSON = "person", _("Person")
         ORGANISATION = "organisation", _("Organisation")
 
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
-    role = OneLineField(max_length=300, blank=True)
-    country = CountryField(blank=True)
+    name = OneLineField(pgettext_lazy("person or organisation", "name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PERSON)
+    role = OneLineField(_("role"), max_length=300, blank=True)
+    country = CountryField(blank=True, verbose_name=_("country"))
+
+    class Meta(Label.Meta):
+        verbose_name = _("actor")
+        verbose_name_plural = _("actors")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role})" if self.role else self.name
 
 
 class Topic(Label):
-    name = OneLineField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    description = LongTextField(blank=True)
+    name = OneLineField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = LongTextField(_("description"), blank=True)
+
+    class Meta(Label.Meta):
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
 
 
 class Track(Label):
     """A long project whose milestones are followed against their baseline dates."""
 
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    description = LongTextField(blank=True)
-    countries = CountryField(multiple=True, blank=True)
+    name = OneLineField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    description = LongTextField(_("description"), blank=True)
+    countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
+
+    class Meta(Label.Meta):
+        verbose_name = _("track")
+        verbose_name_plural = _("tracks")
 
 
 def is_calendar_precision(precision: str) -> bool:
@@ -273,35 +292,42 @@ class Event(models.Model):
     )
 
     uid = models.UUIDField(_("UID"), default=uuid.uuid4, unique=True, editable=False)
-    slug = models.SlugField(max_length=200, unique=True)
-    title = OneLineField(max_length=300)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    title = OneLineField(_("title"), max_length=300)
     summary = LongTextField(
-        blank=True, max_length=SUMMARY_MAX_LENGTH, help_text=_("One or two sentences.")
+        _("summary"),
+        blank=True,
+        max_length=SUMMARY_MAX_LENGTH,
+        help_text=_("One or two sentences."),
     )
-    description = LongTextField(blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MEETING)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    description = LongTextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED
+    )
     published = models.BooleanField(
-        default=False, help_text=_("Drafts are seen only in the admin.")
+        _("published"), default=False, help_text=_("Drafts are seen only in the admin.")
     )
 
     precision = models.CharField(
         _("date precision"), max_length=10, choices=Precision.choices, default=Precision.DAY
     )
     start_date = models.DateField(
+        _("start date"),
         help_text=_("Local date; for a month, quarter or year, any day in it."),
         validators=[validate_event_date],
     )
     start_time = models.TimeField(
-        null=True, blank=True, help_text=_("Local time; exact time only.")
+        _("start time"), null=True, blank=True, help_text=_("Local time; exact time only.")
     )
     end_date = models.DateField(
+        _("end date"),
         null=True,
         blank=True,
         help_text=_("Last local day (inclusive)."),
         validators=[validate_event_date],
     )
-    end_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(_("end time"), null=True, blank=True)
     timezone = models.CharField(
         _("time zone"),
         max_length=64,
@@ -312,39 +338,56 @@ class Event(models.Model):
     start_utc = models.DateTimeField(_("start (UTC)"), editable=False, db_index=True)
     end_utc = models.DateTimeField(_("end (UTC, exclusive)"), null=True, editable=False)
     # The zone in force (its own, else its place's), kept so feeds group by zone without a join.
-    zone = models.CharField(max_length=64, default="UTC", editable=False)
+    zone = models.CharField(_("zone"), max_length=64, default="UTC", editable=False)
 
     place = models.ForeignKey(
-        Place, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        Place,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("place"),
     )
-    participants = models.ManyToManyField(Actor, blank=True, related_name="events")
-    topics = models.ManyToManyField(Topic, blank=True, related_name="events")
-    countries = CountryField(multiple=True, blank=True)
+    participants = models.ManyToManyField(
+        Actor, blank=True, related_name="events", verbose_name=_("participants")
+    )
+    topics = models.ManyToManyField(
+        Topic, blank=True, related_name="events", verbose_name=_("topics")
+    )
+    countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
     track = models.ForeignKey(
-        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        Track,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("track"),
     )
     baseline_date = models.DateField(
+        _("baseline date"),
         null=True,
         blank=True,
         help_text=_("Milestones: the originally planned date."),
         validators=[validate_event_date],
     )
     baseline_precision = models.CharField(
-        max_length=10, choices=Precision.choices, blank=True, default=""
+        _("baseline precision"), max_length=10, choices=Precision.choices, blank=True, default=""
     )
 
-    sequence = models.PositiveIntegerField(default=0, editable=False)
+    sequence = models.PositiveIntegerField(_("sequence"), default=0, editable=False)
     # Goes up on every change of the event or of what it shows (place, topics, sources), so
     # a cached rendering is current exactly when its revision matches.
-    revision = models.PositiveIntegerField(default=0, editable=False)
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     # The revision the calendar feeds last published: behind `revision` means a publish is owed.
-    feeds_revision = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    feeds_revision = models.PositiveIntegerField(_("feeds revision"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = EventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["start_utc", "title"]
         permissions = [("publish_event", _("Can publish and unpublish events"))]
         indexes = [models.Index(fields=["published", "start_utc"])]
@@ -630,14 +673,18 @@ def _before_raw_event_save(sender: type[Event], instance: Event, raw: bool, **kw
 
 
 class Source(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sources")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="sources", verbose_name=_("event")
+    )
     url = models.URLField(_("URL"), max_length=600)
-    title = OneLineField(max_length=300, blank=True)
-    publisher = OneLineField(max_length=200)
+    title = OneLineField(_("title"), max_length=300, blank=True)
+    publisher = OneLineField(_("publisher"), max_length=200)
     published_on = models.DateField(_("publication date"), validators=[validate_event_date])
-    quote = LongTextField(blank=True)
+    quote = LongTextField(_("quote"), blank=True)
 
     class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
         ordering = ["published_on", "pk"]
 
     def __str__(self) -> str:

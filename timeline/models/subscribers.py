@@ -49,26 +49,32 @@ class Subscriber(models.Model):
     """Someone who gets email about what they follow, once they confirmed their address."""
 
     email = models.EmailField(
-        max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
+        _("email"), max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
     )
-    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    language = models.CharField(
+        _("language"), max_length=8, default="en", choices=[("en", "English")]
+    )
     timezone = models.CharField(
         _("time zone"), max_length=64, default="UTC", validators=[validate_iana_zone]
     )
     lead_times = models.JSONField(
-        default=default_lead_times, help_text=_("Minutes before the start.")
+        _("lead times"), default=default_lead_times, help_text=_("Minutes before the start.")
     )
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    paused = models.BooleanField(default=False, help_text=_("Paused subscribers are sent nothing."))
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    paused = models.BooleanField(
+        _("paused"), default=False, help_text=_("Paused subscribers are sent nothing.")
+    )
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     # Changes whenever the subscriber's links are revoked (a generation mark, not a secret:
     # links are random tokens kept only as hashes, in SubscriberLink).
-    link_nonce = models.CharField(max_length=32, default="", editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    link_nonce = models.CharField(_("link nonce"), max_length=32, default="", editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = SubscriberQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
         ordering = ["email"]
 
     def __str__(self) -> str:
@@ -125,11 +131,17 @@ class SubscriberLink(models.Model):
         CONFIRM = "confirm", _("confirm the address")
         MANAGE = "manage", _("preferences and unsubscribe")
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="links")
-    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="links", verbose_name=_("subscriber")
+    )
+    purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices)
     # SHA-256 of a 256-bit random token; the token itself is only ever in the link.
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("subscriber link")
+        verbose_name_plural = _("subscriber links")
 
     def __str__(self) -> str:
         return _("%(purpose)s link of %(subscriber)s") % {
@@ -141,14 +153,26 @@ class SubscriberLink(models.Model):
 class Subscription(models.Model):
     """One thing a subscriber follows: a topic, country, actor, track or single event."""
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="follows")
-    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
-    country = CountryField(blank=True)
-    actor = models.ForeignKey(Actor, null=True, blank=True, on_delete=models.CASCADE)
-    track = models.ForeignKey(Track, null=True, blank=True, on_delete=models.CASCADE)
-    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE)
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="follows", verbose_name=_("subscriber")
+    )
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("topic")
+    )
+    country = CountryField(blank=True, verbose_name=_("country"))
+    actor = models.ForeignKey(
+        Actor, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("actor")
+    )
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("track")
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("event")
+    )
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         constraints = [
             models.CheckConstraint(
                 name="subscription_follows_exactly_one_thing",
@@ -210,11 +234,19 @@ class AnnouncedSchedule(models.Model):
     """What followers were last told of an event's time, place and status (for change notices)."""
 
     event = models.OneToOneField(
-        Event, primary_key=True, on_delete=models.CASCADE, related_name="announced"
+        Event,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="announced",
+        verbose_name=_("event"),
     )
-    data = models.JSONField()
+    data = models.JSONField(_("data"))
     # The event revision the outbox was last brought in line with.
-    revision = models.PositiveIntegerField(default=0)
+    revision = models.PositiveIntegerField(_("revision"), default=0)
+
+    class Meta:
+        verbose_name = _("announced schedule")
+        verbose_name_plural = _("announced schedules")
 
     def __str__(self) -> str:
         return _("announced schedule of %(event)s") % {"event": self.event_id}
@@ -237,34 +269,45 @@ class Notification(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="outbox")
-    event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="outbox", verbose_name=_("subscriber")
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    event = models.ForeignKey(
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("event"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Tells apart notifications of one kind: the lead time of a reminder, the round of a notice.
-    key = models.CharField(max_length=60, default="")
-    lead_minutes = models.PositiveIntegerField(null=True, blank=True)
-    due_at = models.DateTimeField(db_index=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(_("key"), max_length=60, default="")
+    lead_minutes = models.PositiveIntegerField(_("lead minutes"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), db_index=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     # Who holds the lease: the claiming run, and its database session (dead session, dead claimer).
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    claimed_by = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.UUIDField(_("claim token"), null=True, blank=True, editable=False)
+    claimed_by = models.PositiveIntegerField(_("claimed by"), null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
     # Tries whose outcome is unknown: the connection dropped while the message was handed over.
-    uncertain_attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    uncertain_attempts = models.PositiveIntegerField(_("uncertain attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # For reminders: the start the reminder was scheduled for; for notices: old and new values.
-    payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Not a column: the dispatcher sets the batch's link token here before building the mail.
     link_token: str
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["due_at", "pk"]
         constraints = [
             models.UniqueConstraint(
