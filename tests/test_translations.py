@@ -1,12 +1,15 @@
 """Every interface string is in Russian and Kazakh: the catalogues are complete and current.
 
-The catalogues are timeline/locale/{ru,kk}/LC_MESSAGES/django.po. A string added to the code
+Our catalogues are timeline/locale/{ru,kk}/LC_MESSAGES/django.po. A string added to the code
 without a translation fails here (the catalogue lacks it, or has it untranslated), as does a
 fuzzy entry, a missing plural form, or a translation that loses or invents a placeholder.
+timeline/packages/locale/ holds Kazakh (and a few Russian) words of Django and the packages we
+use that their own catalogues lack; every word of theirs must be in both languages, theirs or ours.
 """
 
 import contextlib
 import gettext
+import importlib
 import re
 import shutil
 from collections import Counter
@@ -15,6 +18,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
+from django.conf import global_settings
 from django.core.management import call_command
 from django.template.loader import render_to_string
 from django.test import override_settings
@@ -28,7 +32,30 @@ from .processes import ROOT
 pytestmark = pytest.mark.django_db
 
 APP = ROOT / "timeline"
+OURS = APP / "locale"
+PACKAGES = APP / "packages" / "locale"
 TRANSLATED = (languages.RUSSIAN, languages.KAZAKH)
+# Every catalogue we keep: (language, folder of locales, domain).
+CATALOGUES = {
+    "ru": (languages.RUSSIAN, OURS, "django"),
+    "kk": (languages.KAZAKH, OURS, "django"),
+    "ru-packages": (languages.RUSSIAN, PACKAGES, "django"),
+    "kk-packages": (languages.KAZAKH, PACKAGES, "django"),
+    "kk-packages-js": (languages.KAZAKH, PACKAGES, "djangojs"),
+}
+# The packages whose words editors and readers meet: (domain, module whose locale/ holds them).
+PACKAGE_WORDS = [
+    ("django", "django.conf"),
+    ("django", "django.contrib.admin"),
+    ("djangojs", "django.contrib.admin"),
+    ("django", "django.contrib.auth"),
+    ("django", "django.contrib.contenttypes"),
+    ("django", "django.contrib.sessions"),
+    ("django", "reversion"),
+    ("django", "django_countries"),
+]
+# Names of the languages Django knows: no page of ours shows them (ours are in languages.NAMES).
+LANGUAGE_NAMES = set(dict(global_settings.LANGUAGES).values())
 # %(name)s, %s, %d …, not %%; and {name} or {} (str.format), not {{ }}.
 PERCENT = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?[sdifr]")
 BRACES = re.compile(r"(?<!\{)\{(\w*)\}(?!\})")
@@ -37,8 +64,12 @@ TAGS = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)")
 SAMPLE_NUMBERS = range(0, 1001)
 
 
-def catalogue(language: str, root: Path = APP) -> Catalog:
-    with (root / "locale" / language / "LC_MESSAGES" / "django.po").open("rb") as stream:
+def po_path(language: str, root: Path = OURS, domain: str = "django") -> Path:
+    return root / language / "LC_MESSAGES" / f"{domain}.po"
+
+
+def catalogue(language: str, root: Path = OURS, domain: str = "django") -> Catalog:
+    with po_path(language, root, domain).open("rb") as stream:
         return read_po(stream)
 
 
@@ -50,6 +81,11 @@ def key(message: Message) -> tuple[str | None, object]:
     return (message.context, message.id)
 
 
+def translated(message: Message) -> bool:
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(s.strip() for s in strings)
+
+
 def placeholders(text: str, message: Message) -> Counter[str]:
     """Return the format placeholders in *text*, by the format the message is used with."""
     if "python-brace-format" in message.flags:
@@ -59,26 +95,26 @@ def placeholders(text: str, message: Message) -> Counter[str]:
     return Counter()
 
 
+def singular(message: Message) -> str:
+    return message.id[0] if isinstance(message.id, tuple) else message.id
+
+
 def describe(message: Message) -> str:
-    msgid = message.id[0] if isinstance(message.id, tuple) else message.id
-    return f"{msgid!r}" + (f" (context {message.context!r})" if message.context else "")
+    context = f" (context {message.context!r})" if message.context else ""
+    return f"{singular(message)!r}{context}"
 
 
 # --- (a) complete: translated, not fuzzy, every plural form, the same placeholders ---------------
-@pytest.mark.parametrize("language", TRANSLATED)
-def test_every_entry_is_translated_and_none_is_fuzzy(language):
-    cat = catalogue(language)
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_every_entry_is_translated_and_none_is_fuzzy(name):
+    language = CATALOGUES[name][0]
+    cat = catalogue(*CATALOGUES[name])
     assert str(cat.locale) == language
     assert not cat.fuzzy, "the catalogue's header is marked fuzzy"
-    untranslated, fuzzy = [], []
-    for message in entries(cat):
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if not all(s.strip() for s in strings):
-            untranslated.append(describe(message))
-        if message.fuzzy:
-            fuzzy.append(describe(message))
-    assert not untranslated, f"untranslated in {language}: {untranslated}"
-    assert not fuzzy, f"fuzzy in {language}: {fuzzy}"
+    untranslated = [describe(message) for message in entries(cat) if not translated(message)]
+    fuzzy = [describe(message) for message in entries(cat) if message.fuzzy]
+    assert not untranslated, f"untranslated in {name}: {untranslated}"
+    assert not fuzzy, f"fuzzy in {name}: {fuzzy}"
 
 
 def test_plural_rules_are_russian_and_kazakh():
@@ -90,31 +126,34 @@ def test_plural_rules_are_russian_and_kazakh():
         *(1, 1, 1),
         *(2, 2, 2, 2, 2, 2, 2),
     ]
-    kazakh = gettext.c2py(catalogue(languages.KAZAKH).plural_expr)
-    assert catalogue(languages.KAZAKH).num_plurals == 2
-    assert [kazakh(n) for n in (1, 0, 2, 21)] == [0, 1, 1, 1]
+    assert catalogue(*CATALOGUES["ru-packages"]).num_plurals == 3
+    for name in ("kk", "kk-packages", "kk-packages-js"):
+        cat = catalogue(*CATALOGUES[name])
+        kazakh = gettext.c2py(cat.plural_expr)
+        assert cat.num_plurals == 2
+        assert [kazakh(n) for n in (1, 0, 2, 21)] == [0, 1, 1, 1]
 
 
-@pytest.mark.parametrize("language", TRANSLATED)
-def test_every_plural_form_is_filled(language):
-    cat = catalogue(language)
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_every_plural_form_is_filled(name):
+    cat = catalogue(*CATALOGUES[name])
     wrong = [
         f"{describe(message)}: {len(message.string)} forms"
         for message in entries(cat)
         if message.pluralizable and len(message.string) != cat.num_plurals
     ]
-    assert not wrong, f"{language} needs {cat.num_plurals} plural forms: {wrong}"
+    assert not wrong, f"{name} needs {cat.num_plurals} plural forms: {wrong}"
     # Babel drops surplus forms as it reads (with a warning): count them in the text itself.
-    text = (APP / "locale" / language / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    text = po_path(*CATALOGUES[name]).read_text(encoding="utf-8")
     surplus = {int(i) for i in re.findall(r"^msgstr\[(\d+)\]", text, re.M)} - set(
         range(cat.num_plurals)
     )
-    assert not surplus, f"{language} has forms msgstr{sorted(surplus)}: it has {cat.num_plurals}"
+    assert not surplus, f"{name} has forms msgstr{sorted(surplus)}: it has {cat.num_plurals}"
 
 
-@pytest.mark.parametrize("language", TRANSLATED)
-def test_translations_keep_the_placeholders_and_markup(language):
-    cat = catalogue(language)
+@pytest.mark.parametrize("name", CATALOGUES)
+def test_translations_keep_the_placeholders_and_markup(name):
+    cat = catalogue(*CATALOGUES[name])
     rule = gettext.c2py(cat.plural_expr)
     # A form that serves some number other than 1 must show the number; one that serves 1 alone
     # may say it in words ("in a minute"), as the English singular does.
@@ -142,7 +181,7 @@ def test_translations_keep_the_placeholders_and_markup(language):
             same = BRACES.findall(message.string) == BRACES.findall(message.id)
         if not same or sorted(TAGS.findall(message.string)) != sorted(TAGS.findall(message.id)):
             wrong.append(f"{describe(message)}: {message.string!r}")
-    assert not wrong, f"placeholders or markup changed in {language}: {wrong}"
+    assert not wrong, f"placeholders or markup changed in {name}: {wrong}"
 
 
 # --- (b) current: the code has no string the catalogues lack, and they none it lost -------------
@@ -157,7 +196,7 @@ def extracted(tmp_path_factory) -> Catalog:
     )
     with override_settings(LOCALE_PATHS=[copy / "locale"]), contextlib.chdir(copy):
         call_command("makemessages", locale=[languages.RUSSIAN], verbosity=0)
-    return catalogue(languages.RUSSIAN, root=copy)
+    return catalogue(languages.RUSSIAN, root=copy / "locale")
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -181,6 +220,48 @@ def test_the_catalogue_holds_no_string_the_code_lost(extracted, language):
         f"{language}/LC_MESSAGES/django.po has strings the code no longer uses: {stale}. "
         "Run `make catalogues`."
     )
+
+
+# --- (d) the packages' words: each in both languages, in their catalogue or ours ----------------
+def package_catalogue(domain: str, module: str, language: str) -> Catalog | None:
+    """Return a package's own catalogue for *language*, or None if it ships none."""
+    root = Path(importlib.import_module(module).__file__ or "").parent / "locale"
+    path = po_path(language, root, domain)
+    return read_po(path.open("rb")) if path.is_file() else None
+
+
+def package_words(domain: str, module: str) -> list[Message]:
+    """Return every word a package has for translators: its English catalogue, made from its code
+    (or, if it ships none, the first other one)."""
+    for language in ("en", *TRANSLATED):
+        if cat := package_catalogue(domain, module, language):
+            return [m for m in entries(cat) if singular(m) not in LANGUAGE_NAMES]
+    pytest.fail(f"{module} ships no catalogue for {domain}")
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+@pytest.mark.parametrize(("domain", "module"), PACKAGE_WORDS)
+def test_every_word_of_the_packages_is_translated(domain, module, language):
+    # One domain is one catalogue at run time: any package's translation serves all of them.
+    sources = [package_catalogue(d, m, language) for d, m in PACKAGE_WORDS if d == domain] + [
+        catalogue(*where)
+        for where in CATALOGUES.values()
+        if where[0] == language and where[2] == domain
+    ]
+    have = {key(m) for cat in sources if cat is not None for m in entries(cat) if translated(m)}
+    missing = sorted(describe(m) for m in package_words(domain, module) if key(m) not in have)
+    where = po_path(language, PACKAGES, domain).relative_to(ROOT)
+    assert not missing, (
+        f"{module} words with no {language} translation (add them to {where}): {missing}"
+    )
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_the_packages_catalogue_holds_only_their_words(domain):
+    words = {key(m) for d, module in PACKAGE_WORDS if d == domain for m in package_words(d, module)}
+    ours = catalogue(languages.KAZAKH, PACKAGES, domain)
+    stale = sorted(describe(m) for m in entries(ours) if key(m) not in words)
+    assert not stale, f"no package has these words any more: {stale}"
 
 
 # --- (c) pages in the reader's language -----------------------------------------------------------
@@ -207,6 +288,23 @@ def test_choices_and_labels_follow_the_language(client):
     assert "Визит" in page and "Перенесено" in page and "Источники" in page
     page = client.get(event.get_absolute_url(), HTTP_ACCEPT_LANGUAGE="kk").content.decode()
     assert "Сапар" in page and "Кейінге қалдырылды" in page and "Дереккөздер" in page
+
+
+@pytest.mark.parametrize(
+    ("accept", "words"),
+    [
+        ("kk", ["Хроника жазбалары", "Оқиғалар", "Сайтты қарау", "Негізгі мазмұнға өту"]),
+        ("ru", ["Записи хроники", "События", "Открыть сайт", "Последние действия"]),
+    ],
+)
+def test_the_admin_speaks_the_editors_language(client, publisher, accept, words):
+    # Ours (site and model names), and Django's own: in Kazakh, partly from our catalogue.
+    client.force_login(publisher)
+    page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+    for word in words:
+        assert word in page
+    form = client.get("/admin/timeline/event/add/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+    assert ("Басталу күні" if accept == "kk" else "Дата начала") in form
 
 
 @pytest.mark.parametrize(
