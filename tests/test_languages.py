@@ -112,3 +112,14 @@ def test_each_source_shows_the_language_it_is_written_in(client):
     html = client.get("/en/events/visit/").content.decode()
     assert 'hreflang="ru" lang="ru">Глава государства провел встречу</a>' in html
     assert '<span class="source-language" lang="ru">(Русский)</span>' in html
+
+
+def test_a_missing_page_says_so_in_the_readers_language(client):
+    from django.utils.translation import gettext
+
+    for language in ("kk", "ru", "en"):
+        answer = client.get(f"/{language}/events/no-such-event/")
+        assert answer.status_code == 404
+        with translation.override(language):
+            assert f"<h1>{gettext('Page not found')}</h1>" in answer.content.decode()
+        assert f'<html lang="{language}">' in answer.content.decode()

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed, rfc3339_date
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.xmlutils import SimplerXMLGenerator
 
 from .. import languages
@@ -61,7 +63,7 @@ class ChangesFeed(SyndicationFeed[Entry, str]):
     """Atom feed of the most recently added or changed published events."""
 
     feed_type = TextSummaryAtomFeed
-    subtitle = "Events added or changed, newest first."
+    subtitle = gettext_lazy("Events added or changed, newest first.")
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Answer in the language asked for; an unknown ?lang= is refused with 400."""
@@ -82,7 +84,7 @@ class ChangesFeed(SyndicationFeed[Entry, str]):
         return languages.supported(translation.get_language()) or languages.DEFAULT
 
     def title(self, obj: str) -> str:
-        return f"{settings.SITE_NAME}: recent changes"
+        return _("%(site_name)s: recent changes") % {"site_name": settings.SITE_NAME}
 
     def link(self, obj: str) -> str:
         return reverse("timeline:index")

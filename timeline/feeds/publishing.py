@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django_countries import countries
 
 from .. import l10n, languages, timing
@@ -38,6 +39,11 @@ ICAL_STATUS: dict[str, str] = {
     Event.Status.COMPLETED: "CONFIRMED",
     Event.Status.CANCELLED: "CANCELLED",
 }
+
+
+# Calendars are written in one language for now, whoever's request publishes them: the stored
+# bytes and the cached VEVENTs are shared by every reader.
+FEED_LANGUAGE = languages.DEFAULT
 
 
 class FeedNotFound(LookupError):
@@ -75,17 +81,20 @@ LABEL_FEEDS = {
     "topic": LabelFeed(
         Topic,
         "topics",
-        lambda name: f"Events about {name.lower()}.",
+        lambda name: _("Events about %(topic)s.") % {"topic": name.lower()},
         lambda pk: Follows(topics=[pk]),
     ),
     "track": LabelFeed(
         Track,
         "tracks",
-        lambda name: f"Milestones and events of {name}.",
+        lambda name: _("Milestones and events of %(track)s.") % {"track": name},
         lambda pk: Follows(tracks=[pk]),
     ),
     "actor": LabelFeed(
-        Actor, "actors", lambda name: f"Events with {name}.", lambda pk: Follows(actors=[pk])
+        Actor,
+        "actors",
+        lambda name: _("Events with %(actor)s.") % {"actor": name},
+        lambda pk: Follows(actors=[pk]),
     ),
 }
 
@@ -93,12 +102,12 @@ LABEL_FEEDS = {
 # --- which feeds exist -----------------------------------------------------------------------
 def spec(key: str) -> FeedSpec:
     """Return the spec of a feed key, or raise FeedNotFound."""
-    kind, _, value = key.partition(":")
+    kind, _colon, value = key.partition(":")
     if key == "all":
         return FeedSpec(
             key,
             settings.SITE_NAME,
-            "Every dated event of the Kazakhstan–Russia relationship, with sources.",
+            _("Every dated event of the Kazakhstan–Russia relationship, with sources."),
             "/feeds/all.ics",
             Event.objects.all(),
         )
@@ -116,7 +125,7 @@ def spec(key: str) -> FeedSpec:
         return FeedSpec(
             key,
             f"{settings.SITE_NAME}: {name}",
-            f"Events involving {name}.",
+            _("Events involving %(country)s.") % {"country": name},
             f"/feeds/countries/{value}.ics",
             Event.objects.matching(Follows(countries=[value])),
         )
@@ -126,7 +135,7 @@ def spec(key: str) -> FeedSpec:
             return FeedSpec(
                 key,
                 f"{settings.SITE_NAME}: {private.name}",
-                "A personal selection of events.",
+                _("A personal selection of events."),
                 "",  # the path holds the secret token, which is not stored
                 Event.objects.matching(private.followed()),
             )
@@ -281,9 +290,9 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
         end = event.end_utc.astimezone(tz) if event.end_utc else None
     title = event.title
     if event.status == Event.Status.CANCELLED:
-        title = f"Cancelled: {title}"
+        title = _("Cancelled: %(title)s") % {"title": title}
     elif event.status == Event.Status.POSTPONED:
-        title = f"Postponed: {title}"
+        title = _("Postponed: %(title)s") % {"title": title}
     place = event.place
     page = settings.SITE_URL + event.get_absolute_url()
     return ical.CalendarEvent(
@@ -315,15 +324,14 @@ def describe_event(event: Event, page: str, language: str = languages.ENGLISH) -
         lines = [
             f"- {s.publisher}, {l10n.date(s.published_on, language)}: {s.url}" for s in sources
         ]
-        parts.append("Sources:\n" + "\n".join(lines))
+        parts.append(_("Sources:") + "\n" + "\n".join(lines))
     parts.append(page)
     return "\n\n".join(parts)
 
 
-def render_single(event: Event, language: str | None = None) -> bytes:
-    """Return a calendar holding one event in *language*, else the active one (place, topics and
-    sources prefetched)."""
-    with translation.override(language or translation.get_language()):
+def render_single(event: Event, language: str = FEED_LANGUAGE) -> bytes:
+    """Return a calendar holding one event in *language* (place, topics and sources prefetched)."""
+    with translation.override(language):
         entry = calendar_event(event)
         url = settings.SITE_URL + event.get_absolute_url()
         meta = ical.CalendarMeta(
@@ -334,7 +342,7 @@ def render_single(event: Event, language: str | None = None) -> bytes:
             refresh=refresh_interval(),
             zones=ical.zones_of([entry]),
         )
-    return ical.render_calendar(meta, [ical.render_event(entry)])
+        return ical.render_calendar(meta, [ical.render_event(entry)])
 
 
 # --- publishing ------------------------------------------------------------------------------
@@ -343,6 +351,11 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
 
     Return None (and forget the feed) if its key no longer stands for anything.
     """
+    with translation.override(FEED_LANGUAGE):
+        return _publish(key, now)
+
+
+def _publish(key: str, now: dt.datetime | None) -> Feed | None:
     try:
         feed_spec = spec(key)
     except FeedNotFound:

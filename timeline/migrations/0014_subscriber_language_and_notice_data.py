@@ -40,14 +40,14 @@ def notices_as_data(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('timeline', '0011_translated_fields'),
+        ('timeline', '0013_translated_field_names'),
     ]
 
     operations = [
         migrations.AlterField(
             model_name='subscriber',
             name='language',
-            field=models.CharField(choices=[('kk', 'Қазақша'), ('ru', 'Русский'), ('en', 'English')], default='en', max_length=8),
+            field=models.CharField(choices=[('kk', 'Қазақша'), ('ru', 'Русский'), ('en', 'English')], default='en', max_length=8, verbose_name='language'),
         ),
         migrations.AddConstraint(
             model_name='subscriber',
