@@ -8,15 +8,29 @@ from django.db import models
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from .. import languages
 from ..text import OneLineField
 from .record import Actor, Event, Follows, Topic, Track, any_in, has_any_country
 from .tokens import hash_token
 
 
+def feed_key(language: str, subject: str) -> str:
+    """Return the key of the feed of *subject* ('all', 'topic:energy') in *language*."""
+    return f"{language}/{subject}"
+
+
+def split_feed_key(key: str) -> tuple[str, str]:
+    """Return (language, subject) of a feed key; ('', key) for a key without a language."""
+    language, slash, subject = key.partition("/")
+    if not slash or language not in languages.CODES:
+        return "", key
+    return language, subject
+
+
 class Feed(models.Model):
     """A published calendar feed: where its bytes are stored, their validators, its events."""
 
-    key = models.CharField(max_length=120, unique=True, help_text="e.g. all, topic:energy")
+    key = models.CharField(max_length=120, unique=True, help_text="e.g. ru/all, en/topic:energy")
     body_name = models.CharField(max_length=300, blank=True)
     gzip_name = models.CharField(max_length=300, blank=True)
     manifest_name = models.CharField(max_length=300, blank=True)
@@ -59,16 +73,20 @@ class FeedMembership(models.Model):
 
 
 class EventFragment(models.Model):
-    """An event's rendered VEVENT, valid while `version` matches the event's."""
+    """An event's rendered VEVENT in one language, valid while `version` matches the event's."""
 
-    event = models.OneToOneField(
-        Event, primary_key=True, on_delete=models.CASCADE, related_name="fragment"
-    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="fragments")
+    language = models.CharField(max_length=8)
     version = models.CharField(max_length=200)
     body = models.BinaryField()
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "language"], name="unique_event_fragment")
+        ]
+
     def __str__(self) -> str:
-        return f"VEVENT of {self.event_id}"
+        return f"VEVENT of {self.event_id} in {self.language}"
 
 
 class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
@@ -91,6 +109,13 @@ class PrivateFeed(models.Model):
     countries = CountryField(multiple=True, blank=True)
     tracks = models.ManyToManyField(Track, blank=True)
     actors = models.ManyToManyField(Actor, blank=True)
+    # English by default: the links issued before feeds had languages keep their English text.
+    language = models.CharField(
+        max_length=8,
+        choices=[(code, languages.NAMES[code]) for code in languages.CODES],
+        default=languages.ENGLISH,
+        help_text="The language the calendar is written in.",
+    )
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     token_issued_at = models.DateTimeField(null=True, editable=False)
@@ -104,8 +129,13 @@ class PrivateFeed(models.Model):
         return self.name
 
     @property
-    def key(self) -> str:
+    def subject(self) -> str:
+        """Return what the feed's key names, whatever its language."""
         return f"private:{self.pk}"
+
+    @property
+    def key(self) -> str:
+        return feed_key(self.language, self.subject)
 
     def followed(self) -> Follows:
         """Return what the feed selects: any of its topics, countries, tracks and actors."""
