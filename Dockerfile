@@ -31,6 +31,15 @@ RUN SECRET_KEY=collectstatic-build-only-not-secret \
     EMAIL_URL=smtp://build-only.invalid SITE_URL=https://build-only.invalid \
     python manage.py collectstatic --noinput
 
+# The translation catalogues are compiled here (.mo files are build output, not in git), with
+# Debian's gettext, which leaves the image again in the same step. Run from timeline/, so only
+# our catalogues are looked for; no settings are needed for that.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gettext \
+    && (cd timeline && django-admin compilemessages --verbosity 0) \
+    && apt-get purge -y --auto-remove gettext \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN mkdir -p /app/media && chown app:app /app/media
 
 USER app

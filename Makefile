@@ -13,8 +13,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PROD_LIKE_ENV := EMAIL_URL=smtp://127.0.0.1:1 SITE_URL=https://timeline.test
 
 FAULTS_ARGS ?=
+# One line per message's file (no line numbers, which churn on every edit); no obsolete entries.
+MAKEMESSAGES_ARGS := --locale kk --locale ru --add-location file --no-obsolete
 
-.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens lint format install services clean
+.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens lint format install services clean \
+	messages catalogues
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +37,7 @@ install: $(VENV)/.installed
 	@echo "Wrote .env with a new random SECRET_KEY (development settings)."
 
 ## run: install, migrate, load the seed data, create an admin, start web + worker + beat
-run: install .env
+run: install .env messages
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py loaddata fixtures/seed.json
 	$(BIN)/python manage.py ensure_admin
@@ -42,7 +45,7 @@ run: install .env
 	PATH="$(abspath $(BIN)):$$PATH" RUN_PORT=$(PORT) exec $(BIN)/honcho -f Procfile start
 
 ## test: install and run the whole suite against PostgreSQL and Redis on localhost
-test: install node_modules/.package-lock.json
+test: install node_modules/.package-lock.json messages
 	bash bin/ensure-services
 	bash bin/ensure-browser
 	$(BIN)/ruff check .
@@ -68,7 +71,7 @@ audit: install
 	$(BIN)/python bin/audit_dependencies.py
 
 ## faults: the fault suite, against private PostgreSQL and Redis servers that it restarts
-faults: install node_modules/.package-lock.json
+faults: install node_modules/.package-lock.json messages
 	bash bin/ensure-browser
 	$(BIN)/python -m tests.faults.services start
 	set -a; . .run/faults/env; set +a; \
@@ -95,6 +98,19 @@ bench-tokens: install
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
+
+## messages: compile the catalogues (timeline/locale/*/LC_MESSAGES/django.po) into the .mo files
+## Django reads. The .mo files are build output, not in git; compilemessages remakes a stale one only.
+## Run from timeline/ so it finds our catalogues alone, not those of the packages in .venv.
+messages: install
+	bash bin/ensure-gettext
+	cd timeline && $(abspath $(BIN))/django-admin compilemessages --verbosity 0
+
+## catalogues: add the code's new strings to the .po files (then translate them: the suite fails
+## on any untranslated or fuzzy entry, and on any string of the code the .po files lack)
+catalogues: install
+	bash bin/ensure-gettext
+	cd timeline && $(abspath $(BIN))/django-admin makemessages $(MAKEMESSAGES_ARGS)
 
 lint:
 	$(BIN)/ruff check .

@@ -235,7 +235,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The three languages and the fallback order live in timeline/languages.py.
 LANGUAGE_CODE = languages.DEFAULT
 LANGUAGES = [(code, languages.NAMES[code]) for code in languages.CODES]
-LOCALE_PATHS = [BASE_DIR / "timeline" / "locale"]
+# Ours first (makemessages writes there); then the words of Django and the packages we use in
+# Kazakh (and Russian) where their own catalogues lack them (see tests/test_translations.py).
+LOCALE_PATHS = [BASE_DIR / "timeline" / "locale", BASE_DIR / "timeline" / "packages" / "locale"]
 # Translated fields (timeline/translation.py): one column per language; none is required of
 # every record, and a missing text falls back in the order of timeline/languages.py.
 # A year; HttpOnly and Secure like the other cookies (pages read it on the server only).

@@ -4,9 +4,6 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_title = "Timeline admin"
-admin.site.index_title = "The record"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("timeline.urls")),

@@ -1,5 +1,6 @@
 """Shared fixtures: users in the editor groups, a real Celery worker process, an SMTP server."""
 
+import contextlib
 import os
 import uuid
 from importlib import import_module
@@ -13,7 +14,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import translation
 from hypothesis import settings as hypothesis_settings
 
-from .processes import start_celery, stop
+from .processes import ROOT, start_celery, stop
 
 # The fault suite restarts the servers it uses: `make faults` runs it against private ones.
 collect_ignore = [] if os.environ.get("FAULTS_PG_PORT") else ["faults"]
@@ -35,6 +36,14 @@ def collected_static(tmp_path_factory):
     """Collect static files once, so pages render with hashed names as in production."""
     settings.STATIC_ROOT = tmp_path_factory.mktemp("static")
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_messages():
+    """Compile the translation catalogues as `make messages` does (only those changed since)."""
+    # From timeline/, so that only our catalogues are looked for, not those in .venv.
+    with contextlib.chdir(ROOT / "timeline"):
+        call_command("compilemessages", verbosity=0)
 
 
 @pytest.fixture(scope="session", autouse=True)

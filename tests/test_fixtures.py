@@ -1,12 +1,15 @@
 """The seed data: every dated fact of the founding article, with its source, loaded idempotently."""
 
 import datetime as dt
+import unicodedata
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from timeline import timing
+from timeline import languages, timing
 from timeline.models import Actor, Event, Place, Source, Topic, Track
+from timeline.models.translations import MISSING, Translated, TranslationState, state_field
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +92,85 @@ def test_the_facts_are_recorded_at_the_precision_the_sources_support():
 
     openings = Event.objects.filter(kind="opening")
     assert {e.place.name for e in openings} >= {"Almaty", "Omsk"}
+
+
+# The seed in three languages ------------------------------------------------------------------
+
+TRANSLATED = (Place, Actor, Topic, Track, Event)
+NOTES = Path("fixtures/TRANSLATIONS.md")
+# Letters Kazakh has and Russian lacks: a Cyrillic text with one of them is Kazakh.
+KAZAKH_LETTERS = frozenset("ӘәҒғҚқҢңӨөҰұҮүҺһІі")
+
+
+def texts(record: Translated, language: str) -> dict[str, str]:
+    """Return the record's texts as written in *language*, by field name."""
+    return {field: record.text_in(field, language) for field in record.translated_fields}
+
+
+def written_in(text: str) -> str | None:
+    """Return the language a text's letters show: 'kk', 'ru' or 'en'; None if it has no letters."""
+    if any(char in KAZAKH_LETTERS for char in text):
+        return languages.KAZAKH
+    if any("CYRILLIC" in unicodedata.name(char, "") for char in text):
+        return languages.RUSSIAN
+    if any(char.isalpha() for char in text):
+        return languages.ENGLISH
+    return None
+
+
+def official_forms() -> dict[str, set[str]]:
+    """Return, per language, the names TRANSLATIONS.md lists as official."""
+    forms: dict[str, set[str]] = {languages.KAZAKH: set(), languages.RUSSIAN: set()}
+    for line in NOTES.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 6:
+            _english, kazakh, kk_status, russian, ru_status, _why = cells
+            if kk_status == "official":
+                forms[languages.KAZAKH].add(kazakh)
+            if ru_status == "official":
+                forms[languages.RUSSIAN].add(russian)
+    return forms
+
+
+def test_every_text_of_the_seed_is_there_in_all_three_languages():
+    load_seed()
+    for model in TRANSLATED:
+        for record in model.objects.all():
+            for language in languages.CODES:
+                where = f"{model.__name__} {record.pk} in {language}"
+                assert not record.missing_in(language), (where, record.missing_in(language))
+                assert record.translation_state(language) != MISSING, where
+            assert record.translation_state(languages.ENGLISH) == TranslationState.REVIEWED
+
+
+def test_every_source_says_the_language_its_title_and_quote_are_written_in():
+    load_seed()
+    for source in Source.objects.all():
+        assert source.language in languages.CODES, source.url
+        for text in (source.title, source.quote):
+            shown = written_in(text)
+            if shown is not None:
+                assert shown == source.language, (source.url, text)
+    assert Source.objects.get(url__contains="inform.kz/ru").language == languages.RUSSIAN
+    assert Source.objects.get(url__contains="kremlin.ru/events").language == languages.ENGLISH
+
+
+def test_only_names_listed_as_official_are_marked_reviewed_in_kazakh_and_russian():
+    load_seed()
+    official = official_forms()
+    reviewed = 0
+    for model in TRANSLATED:
+        for record in model.objects.all():
+            for language in (languages.KAZAKH, languages.RUSSIAN):
+                if getattr(record, state_field(language)) != TranslationState.REVIEWED:
+                    continue
+                reviewed += 1
+                for name, text in texts(record, language).items():
+                    assert not text or text in official[language], (
+                        f"{model.__name__} {record.pk} {name}_{language} is reviewed "
+                        f"but not listed as official in {NOTES}: {text!r}"
+                    )
+    assert reviewed, "the places and people with official names should be reviewed"
+    for language in (languages.KAZAKH, languages.RUSSIAN):
+        prose = Event.objects.filter(**{state_field(language): TranslationState.REVIEWED})
+        assert not prose.exists(), f"event prose in {language} has not been reviewed"

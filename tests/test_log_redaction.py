@@ -139,7 +139,7 @@ def test_django_logs_secret_paths_without_their_token(client, console_output):
     for path in paths:
         before_token = re.escape(path.split(token)[0])
         assert re.search(rf"^Not Found: {before_token}\S", output, re.M), output
-    assert "Failed on /confirm/" in output and "ValueError: no subscriber" in output
+    assert "Failed on /en/confirm/" in output and "ValueError: no subscriber" in output
     assert token not in output and token[:16] not in output, output
 
 

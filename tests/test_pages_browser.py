@@ -106,7 +106,7 @@ def test_reader_filters_opens_an_event_adds_it_and_subscribes(
     event = Event.objects.get(slug="kaznu-omsk-branch-opening")
     page.get_by_role("link", name=event.title).click()
     page.wait_for_load_state()
-    assert page.url == f"{site}/events/{event.slug}/"
+    assert page.url == f"{site}/en/events/{event.slug}/"
     assert page.locator("h1").inner_text() == event.title
     assert event.when in page.locator(".when").inner_text()
     sources = page.locator(".sources li")

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django_countries.filters import CountryFilter
 from modeltranslation.admin import TranslationAdmin
 from reversion.admin import VersionAdmin
@@ -61,14 +62,14 @@ def translated_search(*fields: str) -> tuple[str, ...]:
 STATE_ROW = tuple(state_field(code) for code in languages.CODES)
 STATE_MARKS = {MISSING: "✗", TranslationState.DRAFT: "✎", TranslationState.REVIEWED: "✓"}
 STATE_LABELS = {
-    MISSING: _("missing"),
-    TranslationState.DRAFT: _("draft"),
-    TranslationState.REVIEWED: _("reviewed"),
+    MISSING: gettext_lazy("missing"),
+    TranslationState.DRAFT: gettext_lazy("draft"),
+    TranslationState.REVIEWED: gettext_lazy("reviewed"),
 }
 
 
 class NeedsTranslationFilter(admin.SimpleListFilter):
-    title = _("needs translation into")
+    title = gettext_lazy("needs translation into")
     parameter_name = "needs_translation"
 
     def lookups(
@@ -98,7 +99,7 @@ class TranslatedAdmin(TranslationAdmin[_Translated]):
             field.required = False
         return field
 
-    @admin.display(description=_("translations"))
+    @admin.display(description=gettext_lazy("translations"))
     def translations(self, record: Translated) -> str:
         return format_html_join(
             " ",
@@ -157,11 +158,11 @@ class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
     fieldsets = (
         (None, {"fields": ("slug", "kind", "status", "published")}),
         (
-            _("Text (Kazakh, Russian, English)"),
+            gettext_lazy("Text (Kazakh, Russian, English)"),
             {"fields": (*translated_rows("title", "summary", "description"), STATE_ROW)},
         ),
         (
-            "When",
+            gettext_lazy("When"),
             {
                 "fields": (
                     "precision",
@@ -172,12 +173,15 @@ class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
                 )
             },
         ),
-        ("Where and who", {"fields": ("place", "countries", "participants", "topics")}),
-        ("Track", {"fields": ("track", ("baseline_date", "baseline_precision"))}),
-        ("Record", {"fields": ("uid", "sequence", "created_at", "updated_at")}),
+        (
+            gettext_lazy("Where and who"),
+            {"fields": ("place", "countries", "participants", "topics")},
+        ),
+        (gettext_lazy("Track"), {"fields": ("track", ("baseline_date", "baseline_precision"))}),
+        (gettext_lazy("Record"), {"fields": ("uid", "sequence", "created_at", "updated_at")}),
     )
 
-    @admin.display(description="local start", ordering="start_utc")
+    @admin.display(description=gettext_lazy("local start"), ordering="start_utc")
     def local_start(self, event: Event) -> str:
         return f"{event.when} ({event.effective_timezone})"
 
@@ -266,29 +270,41 @@ class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
         for event in events:
             event.published = value
             event.save(update_fields=["published", "updated_at"])
-        verb = "Published" if value else "Unpublished"
-        self.message_user(request, f"{verb} {len(events)} event(s).", messages.SUCCESS)
+        count = len(events)
+        if value:
+            done = ngettext("Published %(count)d event.", "Published %(count)d events.", count)
+        else:
+            done = ngettext("Unpublished %(count)d event.", "Unpublished %(count)d events.", count)
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
-    @admin.action(description="Publish selected events", permissions=["publish"])
+    @admin.action(description=gettext_lazy("Publish selected events"), permissions=["publish"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         self._set_published(request, queryset, True)
 
-    @admin.action(description="Unpublish selected events", permissions=["publish"])
+    @admin.action(description=gettext_lazy("Unpublish selected events"), permissions=["publish"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         self._set_published(request, queryset, False)
 
-    @admin.action(description="Mark selected events cancelled", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Mark selected events cancelled"), permissions=["change"]
+    )
     def mark_cancelled(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         events = [event for event in queryset if event.status != Event.Status.CANCELLED]
         for event in events:
             event.status = Event.Status.CANCELLED
             event.save()
-        self.message_user(request, f"Cancelled {len(events)} event(s).", messages.SUCCESS)
+        count = len(events)
+        done = ngettext("Cancelled %(count)d event.", "Cancelled %(count)d events.", count)
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
-    @admin.action(description="Duplicate selected events as drafts", permissions=["add"])
+    @admin.action(
+        description=gettext_lazy("Duplicate selected events as drafts"), permissions=["add"]
+    )
     def duplicate(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
         copies = [event.duplicate() for event in queryset]
-        self.message_user(request, f"Created {len(copies)} draft copy(ies).", messages.SUCCESS)
+        count = len(copies)
+        done = ngettext("Created %(count)d draft copy.", "Created %(count)d draft copies.", count)
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Place)
@@ -364,7 +380,7 @@ class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
         self.message_user(
             request,
             format_html(
-                "Secret link for “{}” (shown once; only its hash is kept): <code>{}</code>",
+                _("Secret link for “{}” (shown once; only its hash is kept): <code>{}</code>"),
                 feed.name,
                 url,
             ),
@@ -383,19 +399,21 @@ class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
         if token:
             self._announce(request, obj, token)
 
-    @admin.action(description="Issue a new secret link (the old one stops working)")
+    @admin.action(description=gettext_lazy("Issue a new secret link (the old one stops working)"))
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
             token = feed.issue_token()
             feed.save(update_fields=["token_hash", "token_issued_at"])
             self._announce(request, feed, token)
 
-    @admin.action(description="Revoke: the secret link stops working")
+    @admin.action(description=gettext_lazy("Revoke: the secret link stops working"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
             feed.is_active = False
             feed.save(update_fields=["is_active"])
-        self.message_user(request, f"Revoked {queryset.count()} feed(s).", messages.SUCCESS)
+        count = queryset.count()
+        done = ngettext("Revoked %(count)d feed.", "Revoked %(count)d feeds.", count)
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(Feed)
@@ -418,8 +436,8 @@ class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
     extra = 0
     fields = ("topic", "country", "actor", "track", "event")
     autocomplete_fields = ("topic", "actor", "track", "event")
-    verbose_name = "follow"
-    verbose_name_plural = "follows (each row: exactly one thing)"
+    verbose_name = gettext_lazy("follow")
+    verbose_name_plural = gettext_lazy("follows (each row: exactly one thing)")
 
 
 @admin.register(Subscriber)
@@ -456,25 +474,36 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
         super().save_related(request, form, formsets, change)
         services.queue_sync(subscriber_id=form.instance.pk)
 
-    @admin.action(description="Pause mail to the selected subscribers", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Pause mail to the selected subscribers"), permissions=["change"]
+    )
     def pause(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         paused = services.pause(subscriber_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Paused {paused} subscriber(s).", messages.SUCCESS)
-
-    @admin.action(description="Resume mail to the selected subscribers", permissions=["change"])
-    def resume(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
-        resumed = services.resume(subscriber_ids=queryset.values_list("pk", flat=True))
-        self.message_user(request, f"Resumed {resumed} subscriber(s).", messages.SUCCESS)
+        done = ngettext("Paused %(count)d subscriber.", "Paused %(count)d subscribers.", paused)
+        self.message_user(request, done % {"count": paused}, messages.SUCCESS)
 
     @admin.action(
-        description="Revoke the links in every email sent to the selected subscribers",
+        description=gettext_lazy("Resume mail to the selected subscribers"), permissions=["change"]
+    )
+    def resume(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        resumed = services.resume(subscriber_ids=queryset.values_list("pk", flat=True))
+        done = ngettext("Resumed %(count)d subscriber.", "Resumed %(count)d subscribers.", resumed)
+        self.message_user(request, done % {"count": resumed}, messages.SUCCESS)
+
+    @admin.action(
+        description=gettext_lazy(
+            "Revoke the links in every email sent to the selected subscribers"
+        ),
         permissions=["change"],
     )
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         revoked = services.revoke_links(subscriber_ids=queryset.values_list("pk", flat=True))
-        self.message_user(
-            request, f"Revoked the links of {revoked} subscriber(s).", messages.SUCCESS
+        done = ngettext(
+            "Revoked the links of %(count)d subscriber.",
+            "Revoked the links of %(count)d subscribers.",
+            revoked,
         )
+        self.message_user(request, done % {"count": revoked}, messages.SUCCESS)
 
 
 @admin.register(Notification)
@@ -513,7 +542,7 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
     )
     fields = readonly_fields
 
-    @admin.display(description="last error")
+    @admin.display(description=gettext_lazy("last error"))
     def short_error(self, notification: Notification) -> str:
         return Truncator(notification.last_error).chars(60)
 
@@ -525,10 +554,14 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         return obj is None and super().has_change_permission(request, obj)
 
     @admin.action(
-        description="Retry failed: send the selected failed rows again now", permissions=["change"]
+        description=gettext_lazy("Retry failed: send the selected failed rows again now"),
+        permissions=["change"],
     )
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         count = queryset.filter(state=Notification.State.FAILED).update(
             state=Notification.State.PENDING, due_at=timezone.now(), claimed_until=None
         )
-        self.message_user(request, f"Queued {count} failed row(s) again.", messages.SUCCESS)
+        done = ngettext(
+            "Queued %(count)d failed row again.", "Queued %(count)d failed rows again.", count
+        )
+        self.message_user(request, done % {"count": count}, messages.SUCCESS)

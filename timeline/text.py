@@ -14,6 +14,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # Long enough for any description an editor writes; a megabyte pasted by mistake is refused.
 TEXT_MAX_LENGTH = 20_000
@@ -41,7 +42,7 @@ def _describe(char: str) -> str:
 def validate_single_line(value: str) -> None:
     """Refuse a line break in a one-line field."""
     if value and LINE_BREAKS.search(value):
-        raise ValidationError("Keep this on one line: remove the line break.", code="line_break")
+        raise ValidationError(_("Keep this on one line: remove the line break."), code="line_break")
 
 
 def validate_no_controls(value: str) -> None:
@@ -58,7 +59,7 @@ def _refuse(pattern: re.Pattern[str], value: str) -> None:
     found = pattern.search(value or "")
     if found:
         raise ValidationError(
-            "Remove the invisible control character %(char)s (character %(position)d).",
+            _("Remove the invisible control character %(char)s (character %(position)d)."),
             code="control_character",
             params={"char": _describe(found.group()), "position": found.start() + 1},
         )
@@ -70,11 +71,11 @@ EMAIL_MAX_LENGTH, EMAIL_LOCAL_MAX_LENGTH = 254, 64
 
 def validate_email_local_part(value: str) -> None:
     """Refuse an address whose part before the @ is longer than RFC 5321 allows."""
-    local, _, _ = (value or "").rpartition("@")
+    local, _at, _domain = (value or "").rpartition("@")
     # An address over the whole limit gets that one message, not two.
     if len(local) > EMAIL_LOCAL_MAX_LENGTH and len(value) <= EMAIL_MAX_LENGTH:
         raise ValidationError(
-            "The part before the @ can be at most %(limit)d characters long.",
+            _("The part before the @ can be at most %(limit)d characters long."),
             code="local_part_too_long",
             params={"limit": EMAIL_LOCAL_MAX_LENGTH},
         )
@@ -102,7 +103,7 @@ class LongTextField(models.TextField[str, str]):
         # TextField leaves max_length to forms; enforce it here too, with words a person reads.
         limit = MaxLengthValidator(
             self.max_length,
-            message="Keep this to at most %(limit_value)d characters (it has %(show_value)d).",
+            message=_("Keep this to at most %(limit_value)d characters (it has %(show_value)d)."),
         )
         return [*super().validators, limit, validate_no_multiline_controls]
 

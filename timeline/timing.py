@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from . import l10n
@@ -80,7 +81,8 @@ def local_datetime(day: dt.date, at: dt.time | None, zone_name: str) -> dt.datet
     round_trip = aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
     if round_trip != naive:
         raise LocalTimeError(
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks skip it."
+            _("%(time)s does not exist in %(zone)s: the clocks skip it.")
+            % {"time": f"{naive:%Y-%m-%d %H:%M}", "zone": zone_name}
         )
     return aware
 

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django_countries import countries
 
@@ -60,24 +61,24 @@ def timeline(request: HttpRequest) -> HttpResponse:
             for name, label, everything, options in (
                 (
                     "topic",
-                    "Topic",
-                    "All topics",
+                    _("Topic"),
+                    _("All topics"),
                     Topic.objects.in_use().values_list("slug", "name"),
                 ),
-                ("country", "Country", "All countries", _country_options()),
+                ("country", _("Country"), _("All countries"), _country_options()),
                 (
                     "actor",
-                    "Person or organisation",
-                    "Anyone",
+                    _("Person or organisation"),
+                    _("Anyone"),
                     Actor.objects.in_use().values_list("slug", "name"),
                 ),
                 (
                     "track",
-                    "Track",
-                    "All tracks",
+                    _("Track"),
+                    _("All tracks"),
                     Track.objects.in_use().values_list("slug", "name"),
                 ),
-                ("kind", "Kind", "All kinds", Event.Kind.choices),
+                ("kind", _("Kind"), _("All kinds"), Event.Kind.choices),
             )
         ],
         "tracks": tracks,
@@ -94,7 +95,9 @@ def _country_options() -> list[tuple[str, str]]:
 def _month(event: Event) -> str:
     if event.precision in timing.COARSER_THAN_DAY:
         return (
-            "Date to be announced" if event.status in Event.UPCOMING_STATUSES else "Month unknown"
+            _("Date to be announced")
+            if event.status in Event.UPCOMING_STATUSES
+            else _("Month unknown")
         )
     return l10n.month_name(event.start_date)
 

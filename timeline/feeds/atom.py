@@ -8,6 +8,8 @@ from django.contrib.syndication.views import Feed as SyndicationFeed
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.utils.xmlutils import SimplerXMLGenerator
 
 from ..models import Event
@@ -27,10 +29,10 @@ class ChangesFeed(SyndicationFeed[Event, None]):
     """Atom feed of the most recently added or changed published events."""
 
     feed_type = TextSummaryAtomFeed
-    subtitle = "Events added or changed, newest first."
+    subtitle = gettext_lazy("Events added or changed, newest first.")
 
     def title(self) -> str:
-        return f"{settings.SITE_NAME}: recent changes"
+        return _("%(site_name)s: recent changes") % {"site_name": settings.SITE_NAME}
 
     def link(self) -> str:
         return reverse("timeline:index")

@@ -6,6 +6,7 @@ from typing import cast
 from django.core.files.storage import default_storage
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from .. import languages
@@ -30,20 +31,29 @@ def split_feed_key(key: str) -> tuple[str, str]:
 class Feed(models.Model):
     """A published calendar feed: where its bytes are stored, their validators, its events."""
 
-    key = models.CharField(max_length=120, unique=True, help_text="e.g. ru/all, en/topic:energy")
-    body_name = models.CharField(max_length=300, blank=True)
-    gzip_name = models.CharField(max_length=300, blank=True)
-    manifest_name = models.CharField(max_length=300, blank=True)
-    size = models.PositiveIntegerField(default=0)
-    etag = models.CharField(max_length=80)
-    last_modified = models.DateTimeField(help_text="When the bytes last changed.")
-    published_at = models.DateTimeField()
-    event_count = models.PositiveIntegerField(default=0)
+    key = models.CharField(
+        _("key"), max_length=120, unique=True, help_text=_("e.g. ru/all, en/topic:energy")
+    )
+    body_name = models.CharField(_("body name"), max_length=300, blank=True)
+    gzip_name = models.CharField(_("gzip name"), max_length=300, blank=True)
+    manifest_name = models.CharField(_("manifest name"), max_length=300, blank=True)
+    size = models.PositiveIntegerField(_("size"), default=0)
+    etag = models.CharField(_("ETag"), max_length=80)
+    last_modified = models.DateTimeField(
+        _("last modified"), help_text=_("When the bytes last changed.")
+    )
+    published_at = models.DateTimeField(_("published at"))
+    event_count = models.PositiveIntegerField(_("event count"), default=0)
     events: models.ManyToManyField[Event, "FeedMembership"] = models.ManyToManyField(
-        Event, through="FeedMembership", related_name="feeds"
+        Event,
+        through="FeedMembership",
+        related_name="feeds",
+        verbose_name=_("events"),
     )
 
     class Meta:
+        verbose_name = _("feed")
+        verbose_name_plural = _("feeds")
         ordering = ["key"]
 
     def __str__(self) -> str:
@@ -60,33 +70,39 @@ class Feed(models.Model):
 
 
 class FeedMembership(models.Model):
-    feed = models.ForeignKey(Feed, on_delete=models.CASCADE)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE)
+    feed = models.ForeignKey(Feed, on_delete=models.CASCADE, verbose_name=_("feed"))
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, verbose_name=_("event"))
 
     class Meta:
+        verbose_name = _("feed membership")
+        verbose_name_plural = _("feed memberships")
         constraints = [
             models.UniqueConstraint(fields=["feed", "event"], name="unique_feed_membership")
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_id} in {self.feed_id}"
+        return _("%(event)s in %(feed)s") % {"event": self.event_id, "feed": self.feed_id}
 
 
 class EventFragment(models.Model):
     """An event's rendered VEVENT in one language, valid while `version` matches the event's."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="fragments")
-    language = models.CharField(max_length=8)
-    version = models.CharField(max_length=200)
-    body = models.BinaryField()
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="fragments", verbose_name=_("event")
+    )
+    language = models.CharField(_("language"), max_length=8)
+    version = models.CharField(_("version"), max_length=200)
+    body = models.BinaryField(_("body"))
 
     class Meta:
+        verbose_name = _("event fragment")
+        verbose_name_plural = _("event fragments")
         constraints = [
             models.UniqueConstraint(fields=["event", "language"], name="unique_event_fragment")
         ]
 
     def __str__(self) -> str:
-        return f"VEVENT of {self.event_id} in {self.language}"
+        return _("VEVENT of %(event)s") % {"event": f"{self.event_id} ({self.language})"}
 
 
 class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
@@ -103,26 +119,29 @@ class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
 class PrivateFeed(models.Model):
     """A calendar of one reader's own selection, reached through a secret link."""
 
-    name = OneLineField(max_length=200, help_text="Who or what this feed is for.")
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    topics = models.ManyToManyField(Topic, blank=True)
-    countries = CountryField(multiple=True, blank=True)
-    tracks = models.ManyToManyField(Track, blank=True)
-    actors = models.ManyToManyField(Actor, blank=True)
+    name = OneLineField(_("name"), max_length=200, help_text=_("Who or what this feed is for."))
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    topics = models.ManyToManyField(Topic, blank=True, verbose_name=_("topics"))
+    countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
+    tracks = models.ManyToManyField(Track, blank=True, verbose_name=_("tracks"))
+    actors = models.ManyToManyField(Actor, blank=True, verbose_name=_("actors"))
     # English by default: the links issued before feeds had languages keep their English text.
     language = models.CharField(
+        _("language"),
         max_length=8,
         choices=[(code, languages.NAMES[code]) for code in languages.CODES],
         default=languages.ENGLISH,
-        help_text="The language the calendar is written in.",
+        help_text=_("The language the calendar is written in."),
     )
-    is_active = models.BooleanField("active", default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    token_issued_at = models.DateTimeField(null=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    token_issued_at = models.DateTimeField(_("token issued at"), null=True, editable=False)
 
     objects = PrivateFeedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("private feed")
+        verbose_name_plural = _("private feeds")
         ordering = ["name"]
 
     def __str__(self) -> str:

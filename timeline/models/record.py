@@ -14,8 +14,11 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
 from modeltranslation.manager import MultilingualManager
+from django_stubs_ext import StrOrPromise
 
 from .. import l10n, languages, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
@@ -29,7 +32,7 @@ def validate_iana_zone(value: str) -> None:
     """Refuse anything that is not an IANA time zone name, such as 'Asia/Almaty'."""
     if value and not timing.is_iana_zone(value):
         raise ValidationError(
-            "“%(value)s” is not an IANA time zone name; use a name such as Asia/Almaty.",
+            _("“%(value)s” is not an IANA time zone name; use a name such as Asia/Almaty."),
             code="invalid_zone",
             params={"value": value},
         )
@@ -39,7 +42,7 @@ def validate_event_date(value: dt.date) -> None:
     """Refuse a date outside the years the timeline can place on the UTC line."""
     if value and not timing.in_range(value):
         raise ValidationError(
-            "Give a date between %(earliest)s and %(latest)s.",
+            _("Give a date between %(earliest)s and %(latest)s."),
             code="date_out_of_range",
             params={
                 "earliest": timing.EARLIEST_DATE.isoformat(),
@@ -49,26 +52,32 @@ def validate_event_date(value: dt.date) -> None:
 
 
 class Precision(models.TextChoices):
-    MINUTE = timing.MINUTE, "Exact time"
-    DAY = timing.DAY, "Day"
-    MONTH = timing.MONTH, "Month"
-    QUARTER = timing.QUARTER, "Quarter"
-    YEAR = timing.YEAR, "Year"
+    MINUTE = timing.MINUTE, _("Exact time")
+    DAY = timing.DAY, _("Day")
+    MONTH = timing.MONTH, _("Month")
+    QUARTER = timing.QUARTER, _("Quarter")
+    YEAR = timing.YEAR, _("Year")
 
 
 class Place(Translated):
     translated_fields = ("name",)
 
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    country = CountryField()
+    name = OneLineField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    country = CountryField(verbose_name=_("country"))
     timezone = models.CharField(
-        "time zone", max_length=64, validators=[validate_iana_zone], help_text="IANA name"
+        _("time zone"), max_length=64, validators=[validate_iana_zone], help_text=_("IANA name")
     )
-    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
+        verbose_name = _("place")
+        verbose_name_plural = _("places")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -94,7 +103,7 @@ class Place(Translated):
         """Require a name, and both coordinates or neither."""
         super().clean()
         if (self.latitude is None) != (self.longitude is None):
-            raise ValidationError("Give both latitude and longitude, or neither.")
+            raise ValidationError(_("Give both latitude and longitude, or neither."))
 
 
 _Label = TypeVar("_Label", bound=models.Model)
@@ -128,14 +137,18 @@ class Actor(Label):
     translated_fields = ("name", "role")
 
     class Kind(models.TextChoices):
-        PERSON = "person", "Person"
-        ORGANISATION = "organisation", "Organisation"
+        PERSON = "person", _("Person")
+        ORGANISATION = "organisation", _("Organisation")
 
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.PERSON)
-    role = OneLineField(max_length=300, blank=True)
-    country = CountryField(blank=True)
+    name = OneLineField(pgettext_lazy("person or organisation", "name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.PERSON)
+    role = OneLineField(_("role"), max_length=300, blank=True)
+    country = CountryField(blank=True, verbose_name=_("country"))
+
+    class Meta(Label.Meta):
+        verbose_name = _("actor")
+        verbose_name_plural = _("actors")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.role})" if self.role else self.name
@@ -144,9 +157,13 @@ class Actor(Label):
 class Topic(Label):
     translated_fields = ("name", "description")
 
-    name = OneLineField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=100, unique=True)
-    description = LongTextField(blank=True)
+    name = OneLineField(_("name"), max_length=100, unique=True)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = LongTextField(_("description"), blank=True)
+
+    class Meta(Label.Meta):
+        verbose_name = _("topic")
+        verbose_name_plural = _("topics")
 
 
 class Track(Label):
@@ -154,10 +171,14 @@ class Track(Label):
 
     translated_fields = ("name", "description")
 
-    name = OneLineField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    description = LongTextField(blank=True)
-    countries = CountryField(multiple=True, blank=True)
+    name = OneLineField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    description = LongTextField(_("description"), blank=True)
+    countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
+
+    class Meta(Label.Meta):
+        verbose_name = _("track")
+        verbose_name_plural = _("tracks")
 
 
 def is_calendar_precision(precision: str) -> bool:
@@ -252,21 +273,21 @@ class Event(Translated):
     translated_fields = ("title", "summary", "description")
 
     class Kind(models.TextChoices):
-        VISIT = "visit", "Visit"
-        MEETING = "meeting", "Meeting"
-        TALKS = "talks", "Talks"
-        SIGNING = "signing", "Signing"
-        SUMMIT = "summit", "Summit"
-        OPENING = "opening", "Opening"
-        MILESTONE = "milestone", "Milestone"
-        STATEMENT = "statement", "Statement"
+        VISIT = "visit", _("Visit")
+        MEETING = "meeting", _("Meeting")
+        TALKS = "talks", _("Talks")
+        SIGNING = "signing", _("Signing")
+        SUMMIT = "summit", _("Summit")
+        OPENING = "opening", _("Opening")
+        MILESTONE = "milestone", _("Milestone")
+        STATEMENT = "statement", _("Statement")
 
     class Status(models.TextChoices):
-        TENTATIVE = "tentative", "Tentative"
-        CONFIRMED = "confirmed", "Confirmed"
-        POSTPONED = "postponed", "Postponed"
-        CANCELLED = "cancelled", "Cancelled"
-        COMPLETED = "completed", "Completed"
+        TENTATIVE = "tentative", _("Tentative")
+        CONFIRMED = "confirmed", _("Confirmed")
+        POSTPONED = "postponed", _("Postponed")
+        CANCELLED = "cancelled", _("Cancelled")
+        COMPLETED = "completed", _("Completed")
 
     UPCOMING_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED, Status.POSTPONED})
     REMINDED_STATUSES = frozenset({Status.TENTATIVE, Status.CONFIRMED})
@@ -285,77 +306,105 @@ class Event(Translated):
         "end_utc",
     )
 
-    uid = models.UUIDField("UID", default=uuid.uuid4, unique=True, editable=False)
-    slug = models.SlugField(max_length=200, unique=True)
-    title = OneLineField(max_length=300)
+    uid = models.UUIDField(_("UID"), default=uuid.uuid4, unique=True, editable=False)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    title = OneLineField(_("title"), max_length=300)
     summary = LongTextField(
-        blank=True, max_length=SUMMARY_MAX_LENGTH, help_text="One or two sentences."
+        _("summary"),
+        blank=True,
+        max_length=SUMMARY_MAX_LENGTH,
+        help_text=_("One or two sentences."),
     )
-    description = LongTextField(blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.MEETING)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
-    published = models.BooleanField(default=False, help_text="Drafts are seen only in the admin.")
+    description = LongTextField(_("description"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MEETING)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED
+    )
+    published = models.BooleanField(
+        _("published"), default=False, help_text=_("Drafts are seen only in the admin.")
+    )
 
     precision = models.CharField(
-        "date precision", max_length=10, choices=Precision.choices, default=Precision.DAY
+        _("date precision"), max_length=10, choices=Precision.choices, default=Precision.DAY
     )
     start_date = models.DateField(
-        help_text="Local date; for a month, quarter or year, any day in it.",
+        _("start date"),
+        help_text=_("Local date; for a month, quarter or year, any day in it."),
         validators=[validate_event_date],
     )
-    start_time = models.TimeField(null=True, blank=True, help_text="Local time; exact time only.")
+    start_time = models.TimeField(
+        _("start time"), null=True, blank=True, help_text=_("Local time; exact time only.")
+    )
     end_date = models.DateField(
+        _("end date"),
         null=True,
         blank=True,
-        help_text="Last local day (inclusive).",
+        help_text=_("Last local day (inclusive)."),
         validators=[validate_event_date],
     )
-    end_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(_("end time"), null=True, blank=True)
     timezone = models.CharField(
-        "time zone",
+        _("time zone"),
         max_length=64,
         blank=True,
         validators=[validate_iana_zone],
-        help_text="IANA name; leave blank to use the place's.",
+        help_text=_("IANA name; leave blank to use the place's."),
     )
-    start_utc = models.DateTimeField("start (UTC)", editable=False, db_index=True)
-    end_utc = models.DateTimeField("end (UTC, exclusive)", null=True, editable=False)
+    start_utc = models.DateTimeField(_("start (UTC)"), editable=False, db_index=True)
+    end_utc = models.DateTimeField(_("end (UTC, exclusive)"), null=True, editable=False)
     # The zone in force (its own, else its place's), kept so feeds group by zone without a join.
-    zone = models.CharField(max_length=64, default="UTC", editable=False)
+    zone = models.CharField(_("zone"), max_length=64, default="UTC", editable=False)
 
     place = models.ForeignKey(
-        Place, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    participants = models.ManyToManyField(Actor, blank=True, related_name="events")
-    topics = models.ManyToManyField(Topic, blank=True, related_name="events")
-    countries = CountryField(multiple=True, blank=True)
-    track = models.ForeignKey(
-        Track, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
-    )
-    baseline_date = models.DateField(
+        Place,
         null=True,
         blank=True,
-        help_text="Milestones: the originally planned date.",
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("place"),
+    )
+    participants = models.ManyToManyField(
+        Actor, blank=True, related_name="events", verbose_name=_("participants")
+    )
+    topics = models.ManyToManyField(
+        Topic, blank=True, related_name="events", verbose_name=_("topics")
+    )
+    countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
+    track = models.ForeignKey(
+        Track,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("track"),
+    )
+    baseline_date = models.DateField(
+        _("baseline date"),
+        null=True,
+        blank=True,
+        help_text=_("Milestones: the originally planned date."),
         validators=[validate_event_date],
     )
     baseline_precision = models.CharField(
-        max_length=10, choices=Precision.choices, blank=True, default=""
+        _("baseline precision"), max_length=10, choices=Precision.choices, blank=True, default=""
     )
 
-    sequence = models.PositiveIntegerField(default=0, editable=False)
+    sequence = models.PositiveIntegerField(_("sequence"), default=0, editable=False)
     # Goes up on every change of the event or of what it shows (place, topics, sources), so
     # a cached rendering is current exactly when its revision matches.
-    revision = models.PositiveIntegerField(default=0, editable=False)
+    revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     # The revision the calendar feeds last published: behind `revision` means a publish is owed.
-    feeds_revision = models.PositiveIntegerField(default=0, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    feeds_revision = models.PositiveIntegerField(_("feeds revision"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = MultilingualManager.from_queryset(EventQuerySet)()
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["start_utc", "title"]
-        permissions = [("publish_event", "Can publish and unpublish events")]
+        permissions = [("publish_event", _("Can publish and unpublish events"))]
         indexes = [models.Index(fields=["published", "start_utc"])]
 
     def __str__(self) -> str:
@@ -490,32 +539,39 @@ class Event(Translated):
     def clean(self) -> None:
         """Check the event as an editor would expect, with messages that say what to fix."""
         super().clean()
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[StrOrPromise]] = {}
 
-        def add(field: str, message: str) -> None:
+        def add(field: str, message: StrOrPromise) -> None:
             errors.setdefault(field, []).append(message)
 
-        label = Precision(self.precision).label.lower() if self.precision else ""
+        named = {"precision": Precision(self.precision).label.lower() if self.precision else ""}
         if self.precision == Precision.MINUTE:
             if self.start_time is None:
-                add("start_time", "An event with an exact time needs a start time.")
+                add("start_time", _("An event with an exact time needs a start time."))
         else:
             if self.start_time is not None:
                 add(
                     "start_time",
-                    f"A time was given for a {label}-precision event: clear the time, "
-                    "or set the precision to exact time.",
+                    _(
+                        "A time was given for a %(precision)s-precision event: clear the time, "
+                        "or set the precision to exact time."
+                    )
+                    % named,
                 )
             if self.end_time is not None:
-                add("end_time", f"A {label}-precision event has no end time.")
+                add("end_time", _("A %(precision)s-precision event has no end time.") % named)
         if self.precision in timing.COARSER_THAN_DAY and self.end_date is not None:
-            add("end_date", f"An event known only to the {label} has no end date; leave it blank.")
+            add(
+                "end_date",
+                _("An event known only to the %(precision)s has no end date; leave it blank.")
+                % named,
+            )
         if self.kind == self.Kind.MILESTONE and not self.track_id:
-            add("track", "A milestone belongs to a track; choose one.")
+            add("track", _("A milestone belongs to a track; choose one."))
         if self.baseline_date and self.kind != self.Kind.MILESTONE:
-            add("baseline_date", "Only milestones keep a baseline date.")
+            add("baseline_date", _("Only milestones keep a baseline date."))
         if self.baseline_precision and not self.baseline_date:
-            add("baseline_date", "Give the baseline date for this baseline precision.")
+            add("baseline_date", _("Give the baseline date for this baseline precision."))
         # A date out of range is refused by its field; no span can be computed from it.
         dates = (self.start_date, self.end_date, self.baseline_date)
         placeable = all(timing.in_range(day) for day in dates if day)
@@ -525,13 +581,13 @@ class Event(Translated):
                 self.place.timezone if self.place_id and self.place is not None else ""
             )
             if self.precision == Precision.MINUTE and not zone_name:
-                add("timezone", "An event with an exact time needs a time zone or a place.")
+                add("timezone", _("An event with an exact time needs a time zone or a place."))
             elif not zone_name or timing.is_iana_zone(zone_name):
                 self._check_span(add, zone_name or "UTC")
         if errors:
             raise ValidationError(errors)
 
-    def _check_span(self, add: Callable[[str, str], None], zone_name: str) -> None:
+    def _check_span(self, add: Callable[[str, StrOrPromise], None], zone_name: str) -> None:
         try:
             span = self._span(zone_name)
         except timing.LocalTimeError as exc:
@@ -540,7 +596,7 @@ class Event(Translated):
         if span.end is not None and span.end <= span.start:
             ends_earlier_day = self.end_date is not None and self.end_date < self.start_date
             field = "end_time" if self.end_time is not None and not ends_earlier_day else "end_date"
-            add(field, "The end is before the start.")
+            add(field, _("The end is before the start."))
 
     def utc_span(self) -> timing.Span:
         """Return the UTC span computed from the local fields with today's tzdata."""
@@ -646,20 +702,25 @@ def _before_raw_event_save(sender: type[Event], instance: Event, raw: bool, **kw
 
 
 class Source(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sources")
-    url = models.URLField("URL", max_length=600)
-    title = OneLineField(max_length=300, blank=True)
-    publisher = OneLineField(max_length=200)
-    published_on = models.DateField("publication date", validators=[validate_event_date])
-    quote = LongTextField(blank=True)
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="sources", verbose_name=_("event")
+    )
+    url = models.URLField(_("URL"), max_length=600)
+    title = OneLineField(_("title"), max_length=300, blank=True)
+    publisher = OneLineField(_("publisher"), max_length=200)
+    published_on = models.DateField(_("publication date"), validators=[validate_event_date])
+    quote = LongTextField(_("quote"), blank=True)
     # Sources are not translated: readers are told which language each is written in.
     language = models.CharField(
+        _("language"),
         max_length=8,
         choices=[(code, languages.NAMES[code]) for code in languages.CODES],
-        help_text="The language the source itself is written in.",
+        help_text=_("The language the source itself is written in."),
     )
 
     class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
         ordering = ["published_on", "pk"]
 
     def __str__(self) -> str:

@@ -6,16 +6,18 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_countries.fields import CountryField
 
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 from .record import Actor, Event, Follows, Topic, Track, any_in, validate_iana_zone
 
 LEAD_TIME_CHOICES = [
-    (10080, "1 week before"),
-    (1440, "1 day before"),
-    (60, "1 hour before"),
-    (0, "At the start"),
+    (10080, _("1 week before")),
+    (1440, _("1 day before")),
+    (60, _("1 hour before")),
+    (0, _("At the start")),
 ]
 
 
@@ -47,24 +49,32 @@ class Subscriber(models.Model):
     """Someone who gets email about what they follow, once they confirmed their address."""
 
     email = models.EmailField(
-        max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
+        _("email"), max_length=EMAIL_MAX_LENGTH, unique=True, validators=[validate_email_local_part]
     )
-    language = models.CharField(max_length=8, default="en", choices=[("en", "English")])
+    language = models.CharField(
+        _("language"), max_length=8, default="en", choices=[("en", "English")]
+    )
     timezone = models.CharField(
-        "time zone", max_length=64, default="UTC", validators=[validate_iana_zone]
+        _("time zone"), max_length=64, default="UTC", validators=[validate_iana_zone]
     )
-    lead_times = models.JSONField(default=default_lead_times, help_text="Minutes before the start.")
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    paused = models.BooleanField(default=False, help_text="Paused subscribers are sent nothing.")
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    lead_times = models.JSONField(
+        _("lead times"), default=default_lead_times, help_text=_("Minutes before the start.")
+    )
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    paused = models.BooleanField(
+        _("paused"), default=False, help_text=_("Paused subscribers are sent nothing.")
+    )
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
     # Changes whenever the subscriber's links are revoked (a generation mark, not a secret:
     # links are random tokens kept only as hashes, in SubscriberLink).
-    link_nonce = models.CharField(max_length=32, default="", editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    link_nonce = models.CharField(_("link nonce"), max_length=32, default="", editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = SubscriberQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
         ordering = ["email"]
 
     def __str__(self) -> str:
@@ -106,7 +116,10 @@ class Subscriber(models.Model):
         """Say when reminders come, in words, earliest first ("1 day before", "At the start")."""
         labels = dict(LEAD_TIME_CHOICES)
         return [
-            labels.get(minutes, f"{minutes} minutes before")
+            str(labels[minutes])
+            if minutes in labels
+            else ngettext("%(count)d minute before", "%(count)d minutes before", minutes)
+            % {"count": minutes}
             for minutes in sorted(self.lead_times, reverse=True)
         ]
 
@@ -115,30 +128,51 @@ class SubscriberLink(models.Model):
     """One link given to a subscriber (in a mail or on a page), kept only as its token's hash."""
 
     class Purpose(models.TextChoices):
-        CONFIRM = "confirm", "confirm the address"
-        MANAGE = "manage", "preferences and unsubscribe"
+        CONFIRM = "confirm", _("confirm the address")
+        MANAGE = "manage", _("preferences and unsubscribe")
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="links")
-    purpose = models.CharField(max_length=8, choices=Purpose.choices)
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="links", verbose_name=_("subscriber")
+    )
+    purpose = models.CharField(_("purpose"), max_length=8, choices=Purpose.choices)
     # SHA-256 of a 256-bit random token; the token itself is only ever in the link.
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("subscriber link")
+        verbose_name_plural = _("subscriber links")
 
     def __str__(self) -> str:
-        return f"{self.get_purpose_display()} link of {self.subscriber_id}"
+        return _("%(purpose)s link of %(subscriber)s") % {
+            "purpose": self.get_purpose_display(),
+            "subscriber": self.subscriber_id,
+        }
 
 
 class Subscription(models.Model):
     """One thing a subscriber follows: a topic, country, actor, track or single event."""
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="follows")
-    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
-    country = CountryField(blank=True)
-    actor = models.ForeignKey(Actor, null=True, blank=True, on_delete=models.CASCADE)
-    track = models.ForeignKey(Track, null=True, blank=True, on_delete=models.CASCADE)
-    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE)
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="follows", verbose_name=_("subscriber")
+    )
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("topic")
+    )
+    country = CountryField(blank=True, verbose_name=_("country"))
+    actor = models.ForeignKey(
+        Actor, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("actor")
+    )
+    track = models.ForeignKey(
+        Track, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("track")
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("event")
+    )
 
     class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
         constraints = [
             models.CheckConstraint(
                 name="subscription_follows_exactly_one_thing",
@@ -185,7 +219,10 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subscriber} follows {self.followed}"
+        return _("%(subscriber)s follows %(followed)s") % {
+            "subscriber": self.subscriber,
+            "followed": self.followed,
+        }
 
     @property
     def followed(self) -> Topic | Actor | Track | Event | str:
@@ -197,61 +234,80 @@ class AnnouncedSchedule(models.Model):
     """What followers were last told of an event's time, place and status (for change notices)."""
 
     event = models.OneToOneField(
-        Event, primary_key=True, on_delete=models.CASCADE, related_name="announced"
+        Event,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="announced",
+        verbose_name=_("event"),
     )
-    data = models.JSONField()
+    data = models.JSONField(_("data"))
     # The event revision the outbox was last brought in line with.
-    revision = models.PositiveIntegerField(default=0)
+    revision = models.PositiveIntegerField(_("revision"), default=0)
+
+    class Meta:
+        verbose_name = _("announced schedule")
+        verbose_name_plural = _("announced schedules")
 
     def __str__(self) -> str:
-        return f"announced schedule of {self.event_id}"
+        return _("announced schedule of %(event)s") % {"event": self.event_id}
 
 
 class Notification(models.Model):
     """One logical email: created once, claimed by one dispatcher, sent once."""
 
     class Kind(models.TextChoices):
-        CONFIRMATION = "confirmation", "Confirm your address"
-        REMINDER = "reminder", "Reminder"
-        RESCHEDULED = "rescheduled", "Changed"
-        CANCELLED = "cancelled", "Cancelled"
-        DATE_ANNOUNCED = "date_announced", "Date announced"
+        CONFIRMATION = "confirmation", _("Confirm your address")
+        REMINDER = "reminder", _("Reminder")
+        RESCHEDULED = "rescheduled", _("Changed")
+        CANCELLED = "cancelled", _("Cancelled")
+        DATE_ANNOUNCED = "date_announced", _("Date announced")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="outbox")
-    event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="outbox", verbose_name=_("subscriber")
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    event = models.ForeignKey(
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("event"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     # Tells apart notifications of one kind: the lead time of a reminder, the round of a notice.
-    key = models.CharField(max_length=60, default="")
-    lead_minutes = models.PositiveIntegerField(null=True, blank=True)
-    due_at = models.DateTimeField(db_index=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    key = models.CharField(_("key"), max_length=60, default="")
+    lead_minutes = models.PositiveIntegerField(_("lead minutes"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), db_index=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     # Who holds the lease: the claiming run, and its database session (dead session, dead claimer).
-    claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    claimed_by = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.UUIDField(_("claim token"), null=True, blank=True, editable=False)
+    claimed_by = models.PositiveIntegerField(_("claimed by"), null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True, editable=False)
     # Tries whose outcome is unknown: the connection dropped while the message was handed over.
-    uncertain_attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    uncertain_attempts = models.PositiveIntegerField(_("uncertain attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # For reminders: the start the reminder was scheduled for; for notices: old and new values.
-    payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Not a column: the dispatcher sets the batch's link token here before building the mail.
     link_token: str
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["due_at", "pk"]
         constraints = [
             models.UniqueConstraint(
@@ -266,4 +322,8 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["state", "due_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.subscriber_id} ({self.state})"
+        return _("%(kind)s to %(subscriber)s (%(state)s)") % {
+            "kind": self.get_kind_display(),
+            "subscriber": self.subscriber_id,
+            "state": self.get_state_display(),
+        }

@@ -6,17 +6,19 @@ from typing import Any, TypeVar, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries as all_countries
+from django_stubs_ext import StrOrPromise
 
 from .. import timing
 from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Topic, Track
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
 
-NOTHING_FOLLOWED = (
+NOTHING_FOLLOWED = _(
     "Choose at least one thing to follow: a topic, a country, a person or organisation, "
     "a project or an event."
 )
-NO_LEAD_TIME = "Choose at least one time to be reminded."
+NO_LEAD_TIME = _("Choose at least one time to be reminded.")
 FOLLOW_FIELDS = ("topics", "countries", "actors", "tracks", "events")
 
 
@@ -33,7 +35,7 @@ def country_choices(extra: Iterable[str] = ()) -> list[tuple[str, str]]:
 _M = TypeVar("_M", bound=Model)
 
 
-def checkboxes(queryset: QuerySet[_M], label: str) -> forms.ModelMultipleChoiceField[_M]:
+def checkboxes(queryset: QuerySet[_M], label: StrOrPromise) -> forms.ModelMultipleChoiceField[_M]:
     return forms.ModelMultipleChoiceField(
         queryset=queryset, required=False, label=label, widget=forms.CheckboxSelectMultiple
     )
@@ -42,16 +44,16 @@ def checkboxes(queryset: QuerySet[_M], label: str) -> forms.ModelMultipleChoiceF
 class FollowForm(forms.Form):
     """What to follow, when to be reminded, and in which time zone times are shown."""
 
-    topics = checkboxes(Topic.objects.in_use(), "Topics")
+    topics = checkboxes(Topic.objects.in_use(), _("Topics"))
     countries = forms.MultipleChoiceField(
-        choices=(), required=False, label="Countries", widget=forms.CheckboxSelectMultiple
+        choices=(), required=False, label=_("Countries"), widget=forms.CheckboxSelectMultiple
     )
-    actors = checkboxes(Actor.objects.in_use(), "People and organisations")
-    tracks = checkboxes(Track.objects.in_use(), "Long-running projects")
+    actors = checkboxes(Actor.objects.in_use(), _("People and organisations"))
+    tracks = checkboxes(Track.objects.in_use(), _("Long-running projects"))
     lead_times = forms.TypedMultipleChoiceField(
         choices=LEAD_TIME_CHOICES,
         coerce=int,
-        label="Remind me",
+        label=_("Remind me"),
         initial=[1440],
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": NO_LEAD_TIME},
@@ -59,8 +61,8 @@ class FollowForm(forms.Form):
     timezone = forms.ChoiceField(
         choices=zone_choices,
         initial="UTC",
-        label="Your time zone",
-        help_text="Times in the emails are shown in this zone, and in the event's own.",
+        label=_("Your time zone"),
+        help_text=_("Times in the emails are shown in this zone, and in the event's own."),
     )
 
     def __init__(self, *args: Any, extra_countries: Iterable[str] = (), **kwargs: Any) -> None:
@@ -101,8 +103,10 @@ class SubscribeForm(FollowForm):
     email = forms.EmailField(
         max_length=EMAIL_MAX_LENGTH,
         validators=[validate_email_local_part],
-        label="Email address",
-        help_text="We send one message to confirm it; nothing else until you do.",
+        label=_("Email address"),
+        help_text=_("We send one message to confirm it; nothing else until you do."),
+        # Our own words: Django's Kazakh catalogue has none for this message.
+        error_messages={"invalid": _("Enter a valid email address.")},
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     # "Follow this event": the slug of one published event.
@@ -116,7 +120,7 @@ class SubscribeForm(FollowForm):
             return None
         event = Event.objects.published().filter(slug=slug).first()
         if event is None:
-            raise ValidationError("This event cannot be followed.", code="unknown_event")
+            raise ValidationError(_("This event cannot be followed."), code="unknown_event")
         return event
 
     def followed_events(self) -> list[Event]:
@@ -127,7 +131,7 @@ class SubscribeForm(FollowForm):
 class PreferencesForm(FollowForm):
     """A subscriber's follows, lead times and zone, filled in with what they have now."""
 
-    events = checkboxes(Event.objects.none(), "Single events")
+    events = checkboxes(Event.objects.none(), _("Single events"))
 
     def __init__(self, subscriber: Subscriber, *args: Any, **kwargs: Any) -> None:
         follows = list(subscriber.follows.all())
@@ -164,6 +168,7 @@ class PreferencesForm(FollowForm):
             return super().clean()
         except ValidationError:
             raise ValidationError(
-                f"{NOTHING_FOLLOWED} To stop all mail, use “Leave” below instead.",
+                _("%(problem)s To stop all mail, use “Leave” below instead."),
                 code="nothing_followed",
+                params={"problem": NOTHING_FOLLOWED},
             ) from None

@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from .. import context_processors, l10n, timing
 from ..feeds import publishing as feeds
@@ -16,12 +19,13 @@ from . import links
 
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
-SUBJECTS: dict[str, str] = {
-    Kind.CONFIRMATION: "Confirm your subscription to the {site_name}",
-    Kind.REMINDER: "Reminder: {title} — {when}",
-    Kind.RESCHEDULED: "Changed: {title}",
-    Kind.CANCELLED: "Cancelled: {title}",
-    Kind.DATE_ANNOUNCED: "Date announced: {title} — {when}",
+# Lazy: each is put in the language active when the mail is built.
+SUBJECTS: dict[str, StrOrPromise] = {
+    Kind.CONFIRMATION: _("Confirm your subscription to the {site_name}"),
+    Kind.REMINDER: _("Reminder: {title} — {when}"),
+    Kind.RESCHEDULED: _("Changed: {title}"),
+    Kind.CANCELLED: _("Cancelled: {title}"),
+    Kind.DATE_ANNOUNCED: _("Date announced: {title} — {when}"),
 }
 
 
@@ -61,13 +65,13 @@ def build(notification: Notification) -> EmailMultiAlternatives:
     if notification.kind == Kind.CONFIRMATION:
         # An unconfirmed address gets a confirmation link only, never a preferences link.
         urls = {CONFIRM: links.confirm_url(subscriber)}
-        subject = SUBJECTS[Kind.CONFIRMATION].format(site_name=settings.SITE_NAME)
+        subject = str(SUBJECTS[Kind.CONFIRMATION]).format(site_name=settings.SITE_NAME)
     else:
         # Every notification but a confirmation is about an event.
         event = cast(Event, event)
         # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
         urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
-        subject = SUBJECTS[notification.kind].format(
+        subject = str(SUBJECTS[notification.kind]).format(
             title=event.title, when=times(event, subscriber.timezone)["reader"]
         )
         unsubscribe = [f"<{urls['unsubscribe_url']}>"]
@@ -96,7 +100,7 @@ def bodies(notification: Notification) -> tuple[str, str]:
     """Return the text and HTML parts with stand-ins for the reader's links.
 
     Followers of one event in one time zone get the same text, so it is rendered once per
-    event revision, kind, zone and change shown.
+    event revision, kind, zone, language and change shown.
     """
     event, zone = notification.event, notification.subscriber.timezone
     changes = {key: notification.payload.get(key) for key in ("old", "new")}
@@ -108,6 +112,7 @@ def bodies(notification: Notification) -> tuple[str, str]:
         settings.SITE_URL,
         settings.SITE_NAME,
         settings.CONFIRMATION_MAX_AGE_HOURS,
+        translation.get_language(),  # the templates' words are in the active language
     )
     cached = _bodies.get(key)
     if cached is None:

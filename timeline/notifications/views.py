@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -146,9 +147,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect(request.path)
             messages.success(
                 request,
-                "You have left: we will send you nothing more."
+                _("You have left: we will send you nothing more.")
                 if left
-                else "Welcome back: reminders are on again.",
+                else _("Welcome back: reminders are on again."),
             )
             return redirect(request.path)
         form = PreferencesForm(subscriber, request.POST)
@@ -159,7 +160,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 lead_times=form.chosen_lead_times(),
                 zone=form.cleaned_data["timezone"],
             )
-            messages.success(request, "Your choices are saved.")
+            messages.success(request, _("Your choices are saved."))
             return redirect(request.path)
     return render(
         request, "timeline/subscription_preferences.html", {"form": form, "subscriber": subscriber}
@@ -171,8 +172,10 @@ def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     subscriber = services.renew_links(subscriber=subscriber)
     messages.success(
         request,
-        "Done: the links in earlier emails no longer work. This page has a new address; "
-        "bookmark it, or use the links in our next email.",
+        _(
+            "Done: the links in earlier emails no longer work. This page has a new address; "
+            "bookmark it, or use the links in our next email."
+        ),
     )
     return redirect(_manage_path(subscriber))
 

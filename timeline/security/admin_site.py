@@ -18,6 +18,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext_lazy
 from django_otp import devices_for_user, user_has_device
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.forms import BLANK_CHOICE_DASH
@@ -31,9 +33,21 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):  # type: ignore
 
     otp_error_messages = {
         **OTPAdminAuthenticationForm.otp_error_messages,
-        "token_required": "Enter the 6-digit code from your authenticator app, or a backup code.",
-        "invalid_token": "That code is wrong or has expired: enter the current one.",
-        "device_missing": (
+        "token_required": gettext_lazy(
+            "Enter the 6-digit code from your authenticator app, or a backup code."
+        ),
+        "invalid_token": gettext_lazy("That code is wrong or has expired: enter the current one."),
+        # django-otp's own words, here so that our catalogue gives them in Russian and Kazakh.
+        "n_failed_attempts": ngettext_lazy(
+            "Verification temporarily disabled because of %(failure_count)d failed attempt, "
+            "please try again soon.",
+            "Verification temporarily disabled because of %(failure_count)d failed attempts, "
+            "please try again soon.",
+            "failure_count",
+        ),
+        "verification_not_allowed": gettext_lazy("Verification of the token is currently disabled"),
+        "device_required": gettext_lazy("Please select a device."),
+        "device_missing": gettext_lazy(
             "Superusers must use two-factor login, and “%(username)s” has no authenticator "
             "device yet. Ask someone with access to the server to run "
             "“python manage.py add_totp_device %(username)s”, add the device it prints to your "
@@ -84,6 +98,8 @@ class OptionalOTPAuthenticationForm(OTPAdminAuthenticationForm):  # type: ignore
 class TimelineAdminSite(OTPAdminSite):  # type: ignore[misc]  # django-otp ships no types
     login_form = OptionalOTPAuthenticationForm
     login_template = "admin/otp_login.html"
+    site_title = gettext_lazy("Timeline admin")
+    index_title = gettext_lazy("The record")
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
@@ -131,7 +147,7 @@ def locked_out(
     cool_off = get_cool_off(request)
     context = {
         **admin.site.each_context(request),
-        "title": "Login locked",
+        "title": _("Login locked"),
         "username": get_client_username(request, credentials) or "",
         "failure_limit": get_failure_limit(request, credentials),
         "username_failure_limit": settings.AXES_USERNAME_FAILURE_LIMIT,

@@ -1,4 +1,5 @@
-// Small enhancements; every page works without this file.
+// Small enhancements; every page works without this file. Its words come from the page
+// (data-* attributes, translated in the templates), so it holds no text of its own.
 (function () {
   "use strict";
 
@@ -28,12 +29,12 @@
     button.addEventListener("click", function () {
       copyText(input.value, input).then(
         function () {
-          if (status) status.textContent = "Copied: paste it into your calendar app.";
+          if (status) status.textContent = button.getAttribute("data-copied");
         },
         function () {
           input.focus();
           input.select();
-          if (status) status.textContent = "Press Ctrl+C (⌘C on a Mac) to copy the selected address.";
+          if (status) status.textContent = button.getAttribute("data-copy-failed");
         }
       );
     });
@@ -50,7 +51,8 @@
       weekday: "short", day: "numeric", month: "short", year: "numeric",
       hour: "2-digit", minute: "2-digit", timeZoneName: "short"
     }).format(when);
-    target.textContent = "In your time zone" + (zone ? " (" + zone + ")" : "") + ": " + text;
+    var label = target.getAttribute("data-your-time-label");
+    target.textContent = label + (zone ? " (" + zone + ")" : "") + ": " + text;
     target.hidden = false;
   });
 })();
