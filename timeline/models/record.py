@@ -17,8 +17,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_countries.fields import CountryField
-from modeltranslation.manager import MultilingualManager
 from django_stubs_ext import StrOrPromise
+from modeltranslation.manager import MultilingualManager
 
 from .. import l10n, languages, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
