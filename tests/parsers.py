@@ -4,6 +4,8 @@ Every parser returns the same shape: a list of dicts sorted by uid, each
 {uid, summary, status, sequence, all_day, start, end}, where a timed event's start and end are
 UTC strings ('YYYY-MM-DDTHH:MM:SSZ') and an all-day event's are dates ('YYYY-MM-DD', end
 exclusive). Without DTEND a timed event ends at its start, an all-day event the next day.
+With `languages=True` each record also has `languages`: the LANGUAGE parameter of its SUMMARY,
+DESCRIPTION and LOCATION ({"SUMMARY": "ru", ...}, None where the property or parameter is missing).
 
 Each library converts local times to UTC its own way, which is the point of using three:
 
@@ -29,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PARSE_ICS = ROOT / "tests" / "js" / "parse_ics.mjs"
 ICALJS_PACKAGE = ROOT / "node_modules" / "ical.js" / "package.json"
 ONE_DAY = dt.timedelta(days=1)
+TEXT_PROPERTIES = ("SUMMARY", "DESCRIPTION", "LOCATION")
 
 
 class ParserUnavailable(RuntimeError):
@@ -70,7 +73,7 @@ def _sorted(events: list[dict]) -> list[dict]:
     return sorted(events, key=lambda event: event["uid"])
 
 
-def parse_with_icalendar(data: bytes) -> list[dict]:
+def parse_with_icalendar(data: bytes, *, languages: bool = False) -> list[dict]:
     """Parse with the icalendar library (the one that renders the feeds)."""
     calendar = icalendar.Calendar.from_ical(data)
     problems = [
@@ -81,16 +84,20 @@ def parse_with_icalendar(data: bytes) -> list[dict]:
     events = []
     for vevent in calendar.walk("VEVENT"):
         uid = str(vevent["UID"])
-        events.append(
-            _record(
-                uid,
-                str(vevent["SUMMARY"]) if "SUMMARY" in vevent else None,
-                str(vevent["STATUS"]) if "STATUS" in vevent else None,
-                int(vevent.decoded("SEQUENCE")) if "SEQUENCE" in vevent else 0,
-                vevent.decoded("DTSTART"),
-                vevent.decoded("DTEND") if "DTEND" in vevent else None,
-            )
+        record = _record(
+            uid,
+            str(vevent["SUMMARY"]) if "SUMMARY" in vevent else None,
+            str(vevent["STATUS"]) if "STATUS" in vevent else None,
+            int(vevent.decoded("SEQUENCE")) if "SEQUENCE" in vevent else 0,
+            vevent.decoded("DTSTART"),
+            vevent.decoded("DTEND") if "DTEND" in vevent else None,
         )
+        if languages:
+            record["languages"] = {
+                name: vevent[name].params.get("LANGUAGE") if name in vevent else None
+                for name in TEXT_PROPERTIES
+            }
+        events.append(record)
     return _sorted(events)
 
 
@@ -99,7 +106,12 @@ def _vobject_value(component, name: str):
     return lines[0].value if lines else None
 
 
-def parse_with_vobject(data: bytes) -> list[dict]:
+def _vobject_language(component, name: str) -> str | None:
+    lines = component.contents.get(name.lower())
+    return lines[0].params.get("LANGUAGE", [None])[0] if lines else None
+
+
+def parse_with_vobject(data: bytes, *, languages: bool = False) -> list[dict]:
     """Parse with vobject, converting local times with the feed's own VTIMEZONEs."""
     text = data.decode("utf-8")
     calendar = vobject.readOne(io.StringIO(text))
@@ -115,20 +127,23 @@ def parse_with_vobject(data: bytes) -> list[dict]:
     for vevent in calendar.contents.get("vevent", []):
         uid = _vobject_value(vevent, "uid")
         sequence = _vobject_value(vevent, "sequence")
-        events.append(
-            _record(
-                uid,
-                _vobject_value(vevent, "summary"),
-                _vobject_value(vevent, "status"),
-                int(sequence) if sequence is not None else 0,
-                _vobject_value(vevent, "dtstart"),
-                _vobject_value(vevent, "dtend"),
-            )
+        record = _record(
+            uid,
+            _vobject_value(vevent, "summary"),
+            _vobject_value(vevent, "status"),
+            int(sequence) if sequence is not None else 0,
+            _vobject_value(vevent, "dtstart"),
+            _vobject_value(vevent, "dtend"),
         )
+        if languages:
+            record["languages"] = {
+                name: _vobject_language(vevent, name) for name in TEXT_PROPERTIES
+            }
+        events.append(record)
     return _sorted(events)
 
 
-def parse_with_icaljs(data: bytes) -> list[dict]:
+def parse_with_icaljs(data: bytes, *, languages: bool = False) -> list[dict]:
     """Parse with ical.js, Thunderbird's parser, through `node tests/js/parse_ics.mjs`."""
     node = shutil.which("node")
     if node is None:
@@ -140,7 +155,7 @@ def parse_with_icaljs(data: bytes) -> list[dict]:
             f"ical.js is not installed ({ICALJS_PACKAGE} is missing): run `npm ci` in {ROOT}"
         )
     result = subprocess.run(
-        [node, str(PARSE_ICS)],
+        [node, str(PARSE_ICS), *(["--languages"] if languages else [])],
         input=data,
         cwd=ROOT,
         capture_output=True,

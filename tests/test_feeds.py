@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from timeline.feeds import publishing as feeds
+from timeline.languages import NAMES as LANGUAGE_NAMES
 from timeline.models import Event, EventFragment, Feed, PrivateFeed, hash_token
 
 from .factories import (
@@ -38,27 +39,29 @@ def fetch(client, url: str, **headers):
     return response
 
 
-def assert_three_parsers_agree(body: bytes, events) -> None:
+def assert_three_parsers_agree(body: bytes, events, language: str = "en") -> None:
     assert_lines_well_formed(body)
-    want = expected(events)
-    assert parse_with_icalendar(body) == want
-    assert parse_with_vobject(body) == want
-    assert parse_with_icaljs(body) == want
+    want = expected(events, language, with_languages=True)
+    assert parse_with_icalendar(body, languages=True) == want
+    assert parse_with_vobject(body, languages=True) == want
+    assert parse_with_icaljs(body, languages=True) == want
 
 
-def test_every_seed_feed_reads_the_same_in_three_parsers(client):
+def test_every_seed_feed_reads_the_same_in_three_parsers_in_each_language(client):
     call_command("loaddata", "fixtures/seed.json", verbosity=0)
     keys = feeds.public_keys()
-    assert {
-        "all",
-        "topic:nuclear",
-        "country:KZ",
-        "track:kazakhstan-first-nuclear-power-plant",
-    } <= set(keys)
+    for language in ("kk", "ru", "en"):
+        assert {
+            f"{language}/all",
+            f"{language}/topic:nuclear",
+            f"{language}/country:KZ",
+            f"{language}/track:kazakhstan-first-nuclear-power-plant",
+        } <= set(keys)
     for key in keys:
         feed_spec = feeds.spec(key)
         body = fetch(client, feed_spec.path).content
-        assert_three_parsers_agree(body, feeds.feed_events(feed_spec.selection))
+        events = feeds.feed_events(feed_spec.selection)
+        assert_three_parsers_agree(body, events, feed_spec.language)
     all_events = fetch(client, "/feeds/all.ics").content.decode()
     assert "DTSTART;VALUE=DATE:20251111" in all_events
     assert "DTEND;VALUE=DATE:20251113" in all_events  # 11–12 Nov, exclusive end
@@ -72,7 +75,7 @@ def test_generated_feed_reads_the_same_in_three_parsers(client):
     events = generate_events(400)
     assert len(events) > 350
     body = fetch(client, "/feeds/all.ics").content
-    assert_three_parsers_agree(body, feeds.feed_events(feeds.spec("all").selection))
+    assert_three_parsers_agree(body, feeds.feed_events(feeds.spec("en/all").selection))
     assert body.count(b"BEGIN:VEVENT") == len(events)
     text = body.decode()
     for zone in ("Asia/Almaty", "Europe/Moscow", "Asia/Omsk", "Europe/Berlin"):
@@ -114,22 +117,23 @@ def test_vevent_carries_every_property(client, settings):
     text = fetch(client, "/feeds/all.ics").content.decode().replace("\r\n ", "")
     for expected_line in (
         f"UID:{event.uid}",
-        "SUMMARY:Cancelled: Talks",
+        "SUMMARY;LANGUAGE=en:Cancelled: Talks",
         "STATUS:CANCELLED",
         f"SEQUENCE:{event.sequence}",
         "DTSTAMP:" + event.updated_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
         "CREATED:",
         "LAST-MODIFIED:",
-        "LOCATION:Astana\\, Kazakhstan",
+        "LOCATION;LANGUAGE=en:Astana\\, Kazakhstan",
         "GEO:51.128;71.43",
         f"URL:{settings.SITE_URL}/en/events/{event.slug}/",
-        "CATEGORIES:Meeting,Energy",
+        "CATEGORIES;LANGUAGE=en:Meeting,Energy",
         "https://astanatimes.com/2025/11/talks/",
         "METHOD:PUBLISH",
         "CALSCALE:GREGORIAN",
         "X-WR-CALNAME:",
-        "NAME:",
+        "NAME;LANGUAGE=en:",
         "X-WR-CALDESC:",
+        "DESCRIPTION;LANGUAGE=en:Every dated event",
         "REFRESH-INTERVAL;VALUE=DURATION:PT1H",
         "X-PUBLISHED-TTL:PT1H",
         "SOURCE;VALUE=URI:",
@@ -176,7 +180,7 @@ def test_a_feed_never_404s_before_a_worker_published_it(client):
     assert not Feed.objects.exists()
     response = fetch(client, "/feeds/countries/kz.ics")
     assert b"BEGIN:VEVENT" in response.content
-    assert Feed.objects.filter(key="country:KZ").exists()
+    assert Feed.objects.filter(key="en/country:KZ").exists()
 
 
 def test_unknown_feeds_answer_404(client):
@@ -201,7 +205,7 @@ def test_drafts_coarse_dates_and_old_events_stay_out(client, settings):
 
 def test_feed_queries_do_not_grow_with_events(client):
     def queries_for_feed() -> int:
-        feeds.publish("all")
+        feeds.publish("en/all")
         with CaptureQueriesContext(connection) as context:
             fetch(client, "/feeds/all.ics")
         return len(context.captured_queries)
@@ -253,7 +257,8 @@ def test_publish_changes_touches_only_affected_feeds():
     event.topics.add(energy)
     bystander = EventFactory()
     bystander.topics.add(education)
-    for key in ("all", "topic:energy", "topic:education"):
+    subjects = ("all", "topic:energy", "topic:education")
+    for key in feeds.in_every_language(subjects):
         feeds.publish(key)
     before = dict(Feed.objects.values_list("key", "etag"))
 
@@ -261,28 +266,31 @@ def test_publish_changes_touches_only_affected_feeds():
     event.start_date = dt.date(2025, 11, 20)
     event.save()
     published = feeds.publish_changes([event.pk])
-    assert {"all", "topic:energy", "topic:education"} <= set(published)
+    assert set(feeds.in_every_language(subjects)) <= set(published)
     after = dict(Feed.objects.values_list("key", "etag"))
-    assert after["all"] != before["all"]
-    energy_feed = Feed.objects.get(key="topic:energy")
-    assert str(event.uid).encode() not in energy_feed.read()
-    education_feed = Feed.objects.get(key="topic:education")
-    assert str(event.uid).encode() in education_feed.read()
+    for language in ("kk", "ru", "en"):
+        assert after[f"{language}/all"] != before[f"{language}/all"]
+        energy_feed = Feed.objects.get(key=f"{language}/topic:energy")
+        assert str(event.uid).encode() not in energy_feed.read()
+        education_feed = Feed.objects.get(key=f"{language}/topic:education")
+        assert str(event.uid).encode() in education_feed.read()
 
     # Re-publishing with nothing changed leaves bytes, ETag and Last-Modified alone.
-    unchanged = Feed.objects.get(key="all")
-    feeds.publish("all")
-    again = Feed.objects.get(key="all")
+    unchanged = Feed.objects.get(key="ru/all")
+    feeds.publish("ru/all")
+    again = Feed.objects.get(key="ru/all")
     assert (again.etag, again.last_modified) == (unchanged.etag, unchanged.last_modified)
 
 
 def test_deleted_event_leaves_its_feeds():
     event = EventFactory()
-    feeds.publish("all")
+    for key in feeds.in_every_language(["all"]):
+        feeds.publish(key)
     keys = feeds.keys_for_events([event.pk])
     event.delete()
     feeds.publish_changes(keys=keys)
-    assert str(event.uid).encode() not in Feed.objects.get(key="all").read()
+    for key in feeds.in_every_language(["all"]):
+        assert str(event.uid).encode() not in Feed.objects.get(key=key).read()
 
 
 def test_publish_feeds_command_recomputes_utc_and_publishes(capsys):
@@ -291,7 +299,7 @@ def test_publish_feeds_command_recomputes_utc_and_publishes(capsys):
     call_command("publish_feeds")
     event.refresh_from_db()
     assert event.start_utc == dt.datetime(2025, 11, 11, 5, 0, tzinfo=dt.UTC)
-    assert Feed.objects.filter(key="all").exists()
+    assert set(Feed.objects.values_list("key", flat=True)) >= {"kk/all", "ru/all", "en/all"}
     assert "Published" in capsys.readouterr().out
 
 
@@ -300,7 +308,7 @@ def test_private_feed_admin_shows_token_once_and_rotates(client, superuser):
     topic = TopicFactory()
     response = client.post(
         "/admin/timeline/privatefeed/add/",
-        {"name": "Newsroom", "topics": [topic.pk], "is_active": "on"},
+        {"name": "Newsroom", "topics": [topic.pk], "language": "en", "is_active": "on"},
         follow=True,
     )
     message = str(next(iter(response.context["messages"])))
@@ -323,35 +331,50 @@ def test_private_feed_admin_shows_token_once_and_rotates(client, superuser):
     assert client.get(f"/feeds/private/{new_token}.ics").status_code == 404
 
 
-def test_feed_directory_lists_subscribe_links(client, settings):
+def test_feed_directory_offers_each_feed_in_each_language_its_own_first(client, settings):
     settings.SITE_URL = "https://timeline.example.org"
-    topic = TopicFactory(name="Nuclear", slug="nuclear")
+    topic = TopicFactory(name="Nuclear", name_ru="Атомная энергетика", slug="nuclear")
     EventFactory(countries=["KZ"]).topics.add(topic)
-    page = client.get("/en/feeds/").content.decode()
-    assert "webcal://timeline.example.org/feeds/all.ics" in page
-    assert "webcal://timeline.example.org/feeds/topics/nuclear.ics" in page
-    google = "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftimeline.example.org"
-    assert google in page
-    assert "https://outlook.live.com/calendar/0/addfromweb?url=webcal%3A%2F%2F" in page
-    assert "/feeds/countries/KZ.ics" in page
+    for language, others in (("en", ("kk", "ru")), ("ru", ("kk", "en")), ("kk", ("ru", "en"))):
+        page = client.get(f"/{language}/feeds/").content.decode()
+        page = page[page.index('class="feed-list"') :]  # not the language switcher
+        for kind in ("all.ics", "topics/nuclear.ics", "countries/KZ.ics"):
+            webcal = [f"webcal://timeline.example.org/feeds/{code}/{kind}" for code in others]
+            own = page.index(f'"webcal://timeline.example.org/feeds/{language}/{kind}"')
+            assert own < page.index(webcal[0]) < page.index(webcal[1]), (language, kind)
+        # Each row is labelled with its language's own name, the page's first.
+        labels = [f'lang="{code}">{name}</p>' for code, name in LANGUAGE_NAMES.items()]
+        assert all(label in page for label in labels)
+        own_label = page.index(f'lang="{language}">{LANGUAGE_NAMES[language]}</p>')
+        assert own_label < min(page.index(f'lang="{code}">') for code in others)
+        google = (
+            "https://calendar.google.com/calendar/render?cid=webcal%3A%2F%2Ftimeline.example.org"
+        )
+        assert f"{google}%2Ffeeds%2F{language}%2Fall.ics" in page
+        outlook = "https://outlook.live.com/calendar/0/addfromweb?url=webcal%3A%2F%2F"
+        assert f"{outlook}timeline.example.org%2Ffeeds%2F{language}%2Fall.ics" in page
+        # The address to copy is the page language's feed.
+        assert f'readonly value="https://timeline.example.org/feeds/{language}/all.ics"' in page
+    assert "Атомная энергетика" in client.get("/ru/feeds/").content.decode()
 
 
 def test_spliced_republish_equals_a_fresh_render_and_its_gzip():
     events = generate_events(60)
-    feeds.publish("all")
+    feeds.publish("ru/all")
     event = events[5]
-    event.title = "Retitled — Қайта аталды"
+    event.title_ru = "Retitled — Қайта аталды"
     event.save()
     EventFactory(title="Brand new", start_date=dt.date(2027, 3, 3))
     events[9].delete()
-    spliced = feeds.publish("all")
+    spliced = feeds.publish("ru/all")
     body = spliced.read()
     assert gzip.decompress(spliced.read(gzipped=True)) == body
-    assert b"Brand new" in body and "Қайта аталды".encode() in body
+    # Neither has a Russian title: the Russian feed shows their English one.
+    assert b"SUMMARY;LANGUAGE=en:Brand new" in body and "Қайта аталды".encode() in body
     # The same feed rendered from scratch gives the same bytes and ETag.
     Feed.objects.all().delete()
     EventFragment.objects.all().delete()
-    fresh = feeds.publish("all")
+    fresh = feeds.publish("ru/all")
     assert fresh.read() == body and fresh.etag == spliced.etag
 
 
@@ -368,7 +391,7 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
             topic = TopicFactory(name="Energy", slug="energy")
             event = EventFactory(place=place)
             event.topics.add(topic)
-            feeds.publish("all")
+            feeds.publish("en/all")
             revision = Event.objects.get(pk=event.pk).revision
             place.name = "Nur-Sultan"
             place.save()
@@ -381,8 +404,9 @@ def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_ca
     assert sent == ["timeline.tasks.publish_feeds", "timeline.tasks.sync_outbox"]
     assert Event.objects.get(pk=event.pk).revision > revision
     feeds.publish_changes([event.pk])
-    body = Feed.objects.get(key="all").read().decode()
-    assert "LOCATION:Nur-Sultan" in body and "CATEGORIES:Meeting,Power" in body
+    body = Feed.objects.get(key="en/all").read().decode()
+    assert "LOCATION;LANGUAGE=en:Nur-Sultan" in body
+    assert "CATEGORIES;LANGUAGE=en:Meeting,Power" in body
 
 
 def test_public_feeds_may_be_cached_by_anyone_private_ones_only_by_their_reader(client):

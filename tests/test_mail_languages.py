@@ -350,7 +350,7 @@ def test_notices_stored_as_english_text_are_read_as_data(smtp, settings):
         due_at=timezone.now(),
         payload={"old": legacy_old, "new": legacy_new},
     )
-    migration = import_module("timeline.migrations.0014_subscriber_language_and_notice_data")
+    migration = import_module("timeline.migrations.0015_subscriber_language_and_notice_data")
     migration.notices_as_data(apps, None)
 
     notice.refresh_from_db()

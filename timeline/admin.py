@@ -368,8 +368,8 @@ class HeartbeatAdmin(admin.ModelAdmin[Heartbeat]):
 
 @admin.register(PrivateFeed)
 class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
-    list_display = ("name", "is_active", "created_at", "token_issued_at")
-    list_filter = ("is_active",)
+    list_display = ("name", "language", "is_active", "created_at", "token_issued_at")
+    list_filter = ("is_active", "language")
     search_fields = ("name",)
     filter_horizontal = ("topics", "tracks", "actors")
     readonly_fields = ("token_issued_at",)

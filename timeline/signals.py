@@ -113,7 +113,8 @@ def _related_deleting(sender: type, instance: Any, **kwargs: Any) -> None:
 @receiver(m2m_changed, sender=PrivateFeed.actors.through)
 def _private_feed_changed(sender: type, instance: object, **kwargs: Any) -> None:
     if isinstance(instance, PrivateFeed):
-        queue_publish(keys=[instance.key])
+        # Every language's: one given another language leaves its old one, which then goes.
+        queue_publish(keys=feeds.in_every_language([instance.subject]))
 
 
 def _own_key(instance: Any) -> list[str]:

@@ -2,18 +2,45 @@
 
 Pages live under a language prefix (/kk/, /ru/, /en/), the bare paths of before redirecting
 by the reader's preference (LocaleMiddleware; config/urls.py tells it prefixes are in use).
-Feeds, the API and machine endpoints keep one address each and take the language otherwise.
+Feeds have their language in their own path (/feeds/ru/all.ics), their old bare addresses
+serving English; the API and machine endpoints keep one address each.
 """
 
-from django.urls import URLResolver, path
+from django.urls import URLPattern, URLResolver, path, register_converter
 from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
-from . import api, views
+from . import api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
 
 app_name = "timeline"
+
+
+class LanguageConverter:
+    """A language we write in, as a path segment: kk, ru or en."""
+
+    regex = "|".join(languages.CODES)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(LanguageConverter, "language")
+
+
+def feed_paths(route: str, kind: str, name: str) -> list[URLPattern]:
+    """Return the routes of one kind of public feed: per language, then the bare (English) one."""
+    return [
+        path(
+            f"feeds/<language:language>/{route}", feed_views.public_feed, {"kind": kind}, name=name
+        ),
+        path(f"feeds/{route}", feed_views.public_feed, {"kind": kind}, name=name),
+    ]
+
 
 page_patterns = [
     path("", views.timeline, name="index"),
@@ -40,31 +67,15 @@ urlpatterns = [
         subscription_views.unsubscribe_bare,
         name="unsubscribe-bare",
     ),
-    path("feeds/all.ics", feed_views.public_feed, {"kind": "all"}, name="feed-all"),
-    path(
-        "feeds/topics/<slug:value>.ics",
-        feed_views.public_feed,
-        {"kind": "topic"},
-        name="feed-topic",
-    ),
-    path(
-        "feeds/countries/<str:value>.ics",
-        feed_views.public_feed,
-        {"kind": "country"},
-        name="feed-country",
-    ),
-    path(
-        "feeds/tracks/<slug:value>.ics",
-        feed_views.public_feed,
-        {"kind": "track"},
-        name="feed-track",
-    ),
-    path(
-        "feeds/actors/<slug:value>.ics",
-        feed_views.public_feed,
-        {"kind": "actor"},
-        name="feed-actor",
-    ),
+    # Each public feed in each language (/feeds/ru/all.ics), and at the address it had before
+    # feeds had languages (/feeds/all.ics), which serves the English one. Each pair shares a
+    # name: reverse() with a `language` picks the first, without one the bare address.
+    *feed_paths("all.ics", "all", "feed-all"),
+    *feed_paths("topics/<slug:value>.ics", "topic", "feed-topic"),
+    *feed_paths("countries/<str:value>.ics", "country", "feed-country"),
+    *feed_paths("tracks/<slug:value>.ics", "track", "feed-track"),
+    *feed_paths("actors/<slug:value>.ics", "actor", "feed-actor"),
+    # In the private feed's own language (set in the admin).
     path("feeds/private/<str:token>.ics", feed_views.private_feed, name="feed-private"),
     path("api/events/", api.event_list, name="api-events"),
     path("api/events/<uuid:uid>/", api.event_item, name="api-event"),

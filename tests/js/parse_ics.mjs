@@ -1,6 +1,7 @@
 // Read an iCalendar file the way Thunderbird does (ical.js) and print its events as JSON.
 //
 //   node tests/js/parse_ics.mjs [FILE]      (reads stdin without FILE)
+//   node tests/js/parse_ics.mjs --languages [FILE]   (records also carry `languages`: below)
 //   node tests/js/parse_ics.mjs --stream    (many calendars: see below)
 //
 // Prints a list of {uid, summary, status, sequence, all_day, start, end}, sorted by uid. Timed
@@ -13,6 +14,10 @@
 // with one JSON line: {"events": [...]} or {"error": "..."}, for the property tests, which parse
 // thousands of calendars and cannot start node for each. Stream records also carry description,
 // location, categories (a list), url and tzid (of DTSTART; null for UTC or a date).
+//
+// With --languages each record also has `languages`: the LANGUAGE parameter of its SUMMARY,
+// DESCRIPTION and LOCATION ({"SUMMARY": "ru", ...}; null where the property or parameter is
+// missing).
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import ICAL from "ical.js";
@@ -59,7 +64,18 @@ function checkZone(uid, property, time, knownZones) {
   }
 }
 
-function parseCalendar(text, extended) {
+const TEXT_PROPERTIES = ["summary", "description", "location"];
+
+function languagesOf(vevent) {
+  const found = {};
+  for (const name of TEXT_PROPERTIES) {
+    const property = vevent.getFirstProperty(name);
+    found[name.toUpperCase()] = property?.getParameter("language") ?? null;
+  }
+  return found;
+}
+
+function parseCalendar(text, extended, withLanguages = false) {
   let calendar;
   try {
     calendar = new ICAL.Component(ICAL.parse(text));
@@ -126,6 +142,9 @@ function parseCalendar(text, extended) {
         tzid: vevent.getFirstProperty("dtstart").getParameter("tzid") ?? null,
       });
     }
+    if (withLanguages) {
+      record.languages = languagesOf(vevent);
+    }
     events.push(record);
   }
   events.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
@@ -133,10 +152,11 @@ function parseCalendar(text, extended) {
 }
 
 function main() {
-  const path = process.argv[2];
+  const withLanguages = process.argv[2] === "--languages";
+  const path = process.argv[withLanguages ? 3 : 2];
   const text = readFileSync(path ?? 0, "utf8");
   try {
-    process.stdout.write(JSON.stringify(parseCalendar(text, false)) + "\n");
+    process.stdout.write(JSON.stringify(parseCalendar(text, false, withLanguages)) + "\n");
   } catch (error) {
     if (!(error instanceof ParseError)) {
       throw error;

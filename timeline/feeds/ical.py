@@ -1,7 +1,8 @@
 """Render events as iCalendar (RFC 5545, RFC 7986): plain data in, bytes out, no queries.
 
 Each event renders to a VEVENT fragment on its own, so a feed can be re-assembled from cached
-fragments; `render_calendar` wraps fragments in a VCALENDAR with the time zones they use.
+fragments; `render_calendar` wraps fragments in a VCALENDAR with the time zones they use. Texts
+carry the language they are written in as a LANGUAGE parameter (RFC 5545 3.2.10) when told it.
 """
 
 import datetime as dt
@@ -61,6 +62,10 @@ class CalendarEvent:
     geo: tuple[float, float] | None = None
     url: str = ""
     categories: tuple[str, ...] = ()
+    # The language each text is written in, by property ("SUMMARY", "DESCRIPTION", "LOCATION"),
+    # and of each category in turn; a text whose language is not given has no LANGUAGE.
+    languages: Mapping[str, str] = field(default_factory=dict)
+    category_languages: tuple[str, ...] = ()
 
     @property
     def all_day(self) -> bool:
@@ -84,6 +89,8 @@ class CalendarMeta:
     source: str
     refresh: dt.timedelta = dt.timedelta(hours=1)
     zones: Mapping[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    # The language of the name and of the description ("NAME", "DESCRIPTION"), where known.
+    languages: Mapping[str, str] = field(default_factory=dict)
 
 
 def render_event(event: CalendarEvent) -> bytes:
@@ -99,9 +106,10 @@ def render_event(event: CalendarEvent) -> bytes:
     vevent["CREATED"] = when(_utc(event.created))
     vevent["LAST-MODIFIED"] = when(_utc(event.last_modified))
     vevent["SEQUENCE"] = icalendar.vInt(event.sequence)
-    vevent["SUMMARY"] = text(clean_text(event.summary))
+    said = event.languages
+    vevent["SUMMARY"] = _text(event.summary, said.get("SUMMARY"))
     if event.description:
-        vevent["DESCRIPTION"] = text(clean_text(event.description))
+        vevent["DESCRIPTION"] = _text(event.description, said.get("DESCRIPTION"))
     if event.all_day:
         vevent["DTSTART"] = when(event.start)
         # All-day DTEND is exclusive (RFC 5545 3.6.1): a visit on 11-12 Nov ends on 13 Nov.
@@ -112,13 +120,18 @@ def render_event(event: CalendarEvent) -> bytes:
         if event.end is not None:
             vevent["DTEND"] = when(_unambiguous(cast(dt.datetime, event.end)))
     if event.location:
-        vevent["LOCATION"] = text(clean_text(event.location))
+        vevent["LOCATION"] = _text(event.location, said.get("LOCATION"))
     if event.geo:
         vevent["GEO"] = icalendar.vGeo(event.geo)
     if event.url:
         vevent["URL"] = icalendar.vUri(event.url)
     if event.categories:
-        lines = [Categories(line) for line in _category_lines(event.categories)]
+        lines = []
+        for language, run in _category_lines(event.categories, event.category_languages):
+            line = Categories(run)
+            if language:
+                line.params["LANGUAGE"] = language
+            lines.append(line)
         vevent["CATEGORIES"] = lines[0] if len(lines) == 1 else lines
     vevent["STATUS"] = text(event.status)
     vevent["TRANSP"] = text("TRANSPARENT")
@@ -153,12 +166,12 @@ def render_head(meta: CalendarMeta) -> bytes:
     calendar.add("method", "PUBLISH")
     # NAME and the X-WR- properties are typed explicitly: the library would write them as
     # unknown values, unescaped, so a comma, semicolon or line break would break the file.
-    name = Text(clean_text(meta.name))
-    description = Text(clean_text(meta.description))
-    calendar["NAME"] = name
-    calendar["X-WR-CALNAME"] = name
-    calendar["DESCRIPTION"] = description
-    calendar["X-WR-CALDESC"] = description
+    # RFC 7986 allows LANGUAGE on NAME and DESCRIPTION; the X-WR- twins, read by clients that
+    # predate it, are left as those clients have always seen them.
+    calendar["NAME"] = _text(meta.name, meta.languages.get("NAME"))
+    calendar["X-WR-CALNAME"] = Text(clean_text(meta.name))
+    calendar["DESCRIPTION"] = _text(meta.description, meta.languages.get("DESCRIPTION"))
+    calendar["X-WR-CALDESC"] = Text(clean_text(meta.description))
     calendar.add("refresh-interval", meta.refresh, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", icalendar.vDuration(meta.refresh))
     calendar.add("url", meta.url)
@@ -251,18 +264,33 @@ def clean_text(text: str) -> str:
     return DROPPED_CHARACTERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _category_lines(categories: Iterable[str]) -> list[list[str]]:
-    """Return the categories in runs for one CATEGORIES line each: usually a single run.
+def _text(value: str, language: str | None) -> Text:
+    """Return a TEXT value, with the LANGUAGE parameter if its language is known."""
+    text = Text(clean_text(value))
+    if language:
+        text.params["LANGUAGE"] = language
+    return text
 
-    ical.js (Thunderbird) reads the comma after an escaped backslash as an escaped comma, so
-    "a\\\\,b" comes out as the one category "a\\,b": a category ending in a backslash ends its line.
+
+def _category_lines(
+    categories: Sequence[str], category_languages: Sequence[str] = ()
+) -> list[tuple[str, list[str]]]:
+    """Return the categories in runs for one CATEGORIES line each, with the runs' language.
+
+    One line holds one language (its LANGUAGE parameter covers the whole line), so usually there
+    is one run, or one per language. ical.js (Thunderbird) reads the comma after an escaped
+    backslash as an escaped comma, so "a\\\\,b" comes out as the one category "a\\,b": a category
+    ending in a backslash ends its line.
     """
-    lines: list[list[str]] = [[]]
-    for category in map(clean_text, categories):
-        lines[-1].append(category)
-        if category.endswith("\\"):
-            lines.append([])
-    return [line for line in lines if line]
+    lines: list[tuple[str, list[str]]] = []
+    closed = True
+    for number, category in enumerate(map(clean_text, categories)):
+        language = category_languages[number] if number < len(category_languages) else ""
+        if closed or lines[-1][0] != language:
+            lines.append((language, []))
+        lines[-1][1].append(category)
+        closed = category.endswith("\\")
+    return lines
 
 
 def _unambiguous(moment: dt.datetime) -> dt.datetime:

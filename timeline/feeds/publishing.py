@@ -1,15 +1,24 @@
-"""Publish calendar feeds: select events, assemble cached VEVENT fragments, store bytes + ETag."""
+"""Publish calendar feeds: select events, assemble cached VEVENT fragments, store bytes + ETag.
+
+Every feed exists in each language, keyed "<language>/<subject>" ("ru/all", "kk/topic:energy"):
+the same events, UIDs, sequences and times, each text in the feed's language or, where an event
+lacks it, in its fallback (timeline.languages), marked with the language it is actually in.
+"""
 
 import datetime as dt
+import functools
+import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import cast
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_countries import countries
@@ -26,12 +35,15 @@ from ..models import (
     PrivateFeed,
     Topic,
     Track,
+    feed_key,
+    split_feed_key,
 )
+from ..models.translations import shown
 from . import ical
 from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -39,11 +51,9 @@ ICAL_STATUS: dict[str, str] = {
     Event.Status.COMPLETED: "CONFIRMED",
     Event.Status.CANCELLED: "CANCELLED",
 }
-
-
-# Calendars are written in one language for now, whoever's request publishes them: the stored
-# bytes and the cached VEVENTs are shared by every reader.
-FEED_LANGUAGE = languages.DEFAULT
+# The addresses from before feeds had languages (/feeds/all.ics, /events/<slug>.ics) serve the
+# English feed: the language their subscribers have always read them in.
+BARE_LANGUAGE = languages.ENGLISH
 
 
 class FeedNotFound(LookupError):
@@ -59,6 +69,13 @@ class FeedSpec:
     description: str
     path: str
     selection: EventQuerySet
+    language: str = BARE_LANGUAGE
+    # The language of the title and the description ("NAME", "DESCRIPTION"), where known.
+    languages: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str:
+        return split_feed_key(self.key)[1]
 
 
 @dataclass(frozen=True)
@@ -67,14 +84,17 @@ class LabelFeed:
 
     model: type[Topic | Track | Actor]
     plural: str  # the feed's folder
-    describe: Callable[[str], str]
+    describe: Callable[[str], str]  # called in the feed's language
     follows: Callable[[int], Follows]  # what following one such label selects
 
     def find(self, slug: str) -> Topic | Track | Actor | None:
         return self.model.objects.filter(slug=slug).first()
 
+    def in_use(self) -> QuerySet[Topic] | QuerySet[Track] | QuerySet[Actor]:
+        return self.model.objects.in_use().order_by("slug")
+
     def slugs(self) -> list[str]:
-        return list(self.model.objects.in_use().values_list("slug", flat=True))
+        return list(self.in_use().values_list("slug", flat=True))
 
 
 LABEL_FEEDS = {
@@ -100,50 +120,94 @@ LABEL_FEEDS = {
 
 
 # --- which feeds exist -----------------------------------------------------------------------
+def feed_path(language: str, subject: str) -> str:
+    """Return the address of a public feed: /feeds/ru/all.ics, /feeds/kk/topics/energy.ics."""
+    kind, _colon, value = subject.partition(":")
+    if subject == "all":
+        return f"/feeds/{language}/all.ics"
+    if kind == "country":
+        return f"/feeds/{language}/countries/{value}.ics"
+    if kind in LABEL_FEEDS:
+        return f"/feeds/{language}/{LABEL_FEEDS[kind].plural}/{value}.ics"
+    raise ValueError(f"{subject!r} has no public address")
+
+
 def spec(key: str) -> FeedSpec:
     """Return the spec of a feed key, or raise FeedNotFound."""
-    kind, _colon, value = key.partition(":")
-    if key == "all":
-        return FeedSpec(
-            key,
-            settings.SITE_NAME,
-            _("Every dated event of the Kazakhstan–Russia relationship, with sources."),
-            "/feeds/all.ics",
-            Event.objects.all(),
-        )
-    if kind in LABEL_FEEDS and (label := LABEL_FEEDS[kind].find(value)):
-        feed = LABEL_FEEDS[kind]
-        return FeedSpec(
-            key,
-            f"{settings.SITE_NAME}: {label.name}",
-            feed.describe(label.name),
-            f"/feeds/{feed.plural}/{value}.ics",
-            Event.objects.matching(feed.follows(label.pk)),
-        )
-    if kind == "country" and value in countries and value == value.upper():
-        name = countries.name(value)
-        return FeedSpec(
-            key,
-            f"{settings.SITE_NAME}: {name}",
-            _("Events involving %(country)s.") % {"country": name},
-            f"/feeds/countries/{value}.ics",
-            Event.objects.matching(Follows(countries=[value])),
-        )
-    if kind == "private" and value.isdigit():
-        private = PrivateFeed.objects.filter(pk=int(value), is_active=True).first()
-        if private:
-            return FeedSpec(
-                key,
-                f"{settings.SITE_NAME}: {private.name}",
-                _("A personal selection of events."),
-                "",  # the path holds the secret token, which is not stored
-                Event.objects.matching(private.followed()),
-            )
+    language, subject = split_feed_key(key)
+    if not language:
+        raise FeedNotFound(key)
+    kind, _colon, value = subject.partition(":")
+    with translation.override(language):
+        if subject == "all":
+            return _all_spec(language)
+        if kind in LABEL_FEEDS and (label := LABEL_FEEDS[kind].find(value)):
+            return _label_spec(language, kind, label)
+        if kind == "country" and value in countries and value == value.upper():
+            return _country_spec(language, value)
+        if kind == "private" and value.isdigit():
+            private = PrivateFeed.objects.filter(pk=int(value), is_active=True).first()
+            # A private feed is published in its own language only.
+            if private and private.language == language:
+                return _private_spec(private)
     raise FeedNotFound(key)
 
 
-def public_keys() -> list[str]:
-    """Return the key of every public feed worth listing."""
+def _all_spec(language: str) -> FeedSpec:
+    return FeedSpec(
+        feed_key(language, "all"),
+        settings.SITE_NAME,
+        _("Every dated event of the Kazakhstan–Russia relationship, with sources."),
+        feed_path(language, "all"),
+        Event.objects.all(),
+        language,
+        {"NAME": language, "DESCRIPTION": language},
+    )
+
+
+def _label_spec(language: str, kind: str, label: Topic | Track | Actor) -> FeedSpec:
+    feed = LABEL_FEEDS[kind]
+    name = shown(label, "name", language)
+    subject = f"{kind}:{label.slug}"
+    return FeedSpec(
+        feed_key(language, subject),
+        f"{settings.SITE_NAME}: {name}",
+        feed.describe(name.text),
+        feed_path(language, subject),
+        Event.objects.matching(feed.follows(label.pk)),
+        language,
+        {"NAME": name.language, "DESCRIPTION": language},
+    )
+
+
+def _country_spec(language: str, code: str) -> FeedSpec:
+    name = countries.name(code)
+    subject = f"country:{code}"
+    return FeedSpec(
+        feed_key(language, subject),
+        f"{settings.SITE_NAME}: {name}",
+        _("Events involving %(country)s.") % {"country": name},
+        feed_path(language, subject),
+        Event.objects.matching(Follows(countries=[code])),
+        language,
+        {"NAME": language, "DESCRIPTION": language},
+    )
+
+
+def _private_spec(private: PrivateFeed) -> FeedSpec:
+    return FeedSpec(
+        private.key,
+        f"{settings.SITE_NAME}: {private.name}",
+        _("A personal selection of events."),
+        "",  # the path holds the secret token, which is not stored
+        Event.objects.matching(private.followed()),
+        private.language,
+        {"NAME": private.language, "DESCRIPTION": private.language},
+    )
+
+
+def public_subjects() -> list[str]:
+    """Return what each public feed worth listing is of ('all', 'topic:energy', …)."""
     return [
         "all",
         *(f"topic:{slug}" for slug in LABEL_FEEDS["topic"].slugs()),
@@ -153,10 +217,35 @@ def public_keys() -> list[str]:
     ]
 
 
+def public_specs(language: str) -> list[FeedSpec]:
+    """Return the spec of every public feed worth listing, in *language* (a query per kind)."""
+    with translation.override(language):
+        return [
+            _all_spec(language),
+            *(_label_spec(language, "topic", label) for label in LABEL_FEEDS["topic"].in_use()),
+            *(
+                _country_spec(language, code)
+                for code in sorted(Event.objects.published().country_codes())
+            ),
+            *(_label_spec(language, "track", label) for label in LABEL_FEEDS["track"].in_use()),
+            *(_label_spec(language, "actor", label) for label in LABEL_FEEDS["actor"].in_use()),
+        ]
+
+
+def in_every_language(subjects: Iterable[str]) -> list[str]:
+    """Return the keys of the feeds of *subjects* in each language."""
+    return [feed_key(language, subject) for language in languages.CODES for subject in subjects]
+
+
+def public_keys() -> list[str]:
+    """Return the key of every public feed worth listing, in every language."""
+    return in_every_language(public_subjects())
+
+
 def all_keys() -> list[str]:
     """Return every feed key, public and private."""
-    private = PrivateFeed.objects.filter(is_active=True).values_list("pk", flat=True)
-    return [*public_keys(), *(f"private:{pk}" for pk in private)]
+    private = PrivateFeed.objects.filter(is_active=True).values_list("language", "pk")
+    return [*public_keys(), *(feed_key(language, f"private:{pk}") for language, pk in private)]
 
 
 def keys_for_events(event_ids: Iterable[int]) -> set[str]:
@@ -169,15 +258,17 @@ def keys_for_events(event_ids: Iterable[int]) -> set[str]:
         .select_related("track")
         .prefetch_related("topics", "participants")
     )
+    subjects: set[str] = set()
     for event in events:
-        keys.add("all")
-        keys.update(f"topic:{topic.slug}" for topic in event.topics.all())
-        keys.update(f"country:{country.code}" for country in event.countries)
-        keys.update(f"actor:{actor.slug}" for actor in event.participants.all())
+        subjects.add("all")
+        subjects.update(f"topic:{topic.slug}" for topic in event.topics.all())
+        subjects.update(f"country:{country.code}" for country in event.countries)
+        subjects.update(f"actor:{actor.slug}" for actor in event.participants.all())
         if event.track:
-            keys.add(f"track:{event.track.slug}")
-        private = PrivateFeed.objects.including(event).values_list("pk", flat=True)
-        keys.update(f"private:{pk}" for pk in private)
+            subjects.add(f"track:{event.track.slug}")
+        private = PrivateFeed.objects.including(event)
+        keys.update(feed.key for feed in private.only("pk", "language"))
+    keys.update(in_every_language(subjects))
     return keys
 
 
@@ -202,9 +293,22 @@ def refresh_interval() -> dt.timedelta:
     return dt.timedelta(minutes=settings.FEED_REFRESH_MINUTES)
 
 
-def render_key() -> str:
-    """Return what, besides an event, a cached VEVENT depends on."""
-    return f"{RENDER_VERSION}|{settings.SITE_URL}"
+def render_key(language: str) -> str:
+    """Return what, besides an event, a cached VEVENT in *language* depends on."""
+    return f"{RENDER_VERSION}|{settings.SITE_URL}|{language}|{_catalogues(language)}"
+
+
+@functools.cache
+def _catalogues(language: str) -> str:
+    """Return a digest of our translation catalogues for *language* (statuses, kinds, labels).
+
+    A corrected translation then redraws the VEVENTs that show it, as a new render version would.
+    """
+    digest = hashlib.sha256()
+    for folder in settings.LOCALE_PATHS:
+        for catalogue in sorted(Path(folder, language, "LC_MESSAGES").glob("*.mo")):
+            digest.update(catalogue.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
@@ -220,12 +324,13 @@ def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
 
 
 def cached_pieces(
-    revisions: dict[int, int], events: QuerySet[Event]
+    revisions: dict[int, int], events: QuerySet[Event], language: str
 ) -> dict[int, feed_store.Piece]:
-    """Return the VEVENT of each of these events (a subset of *events*), cached or rendered now."""
-    key = render_key()
+    """Return the VEVENT in *language* of each of these events (a subset of *events*), cached
+    or rendered now."""
+    key = render_key(language)
     pieces: dict[int, tuple[int, bytes]] = {}
-    cached = EventFragment.objects.filter(event__in=events.values("pk"))
+    cached = EventFragment.objects.filter(event__in=events.values("pk"), language=language)
     if len(revisions) < 5000:
         cached = cached.filter(event_id__in=list(revisions))
     for event_id, version, body in cached.values_list("event_id", "version", "body"):
@@ -234,9 +339,9 @@ def cached_pieces(
     stale = [event_id for event_id in revisions if event_id not in pieces]
     if stale and not pieces and len(stale) == events.count():
         # Cold: render straight from the feed's own query rather than a long list of ids.
-        _render_into(pieces, events, key)
+        _render_into(pieces, events, language)
     elif stale:
-        _render_into(pieces, Event.objects.filter(pk__in=stale), key)
+        _render_into(pieces, Event.objects.filter(pk__in=stale), language)
     packed = feed_store.deflate_blocks([body for _revision, body in pieces.values()])
     return {
         event_id: (revision, body, deflated)
@@ -245,27 +350,38 @@ def cached_pieces(
     }
 
 
-def _render_into(pieces: dict[int, tuple[int, bytes]], events: QuerySet[Event], key: str) -> None:
-    """Render *events* into *pieces* (id -> (revision, body)) and cache what was rendered."""
+def _render_into(
+    pieces: dict[int, tuple[int, bytes]], events: QuerySet[Event], language: str
+) -> None:
+    """Render *events* in *language* into *pieces* (id -> (revision, body)) and cache them."""
+    key = render_key(language)
     rendered = []
     chosen = events.select_related("place").prefetch_related("topics", "sources")
-    for event in chosen.iterator(chunk_size=2000):
-        body = ical.render_event(calendar_event(event))
-        pieces[event.pk] = (event.revision, body)
-        rendered.append(
-            EventFragment(event_id=event.pk, version=f"{key}|{event.revision}", body=body)
-        )
+    with translation.override(language):
+        for event in chosen.iterator(chunk_size=2000):
+            body = ical.render_event(_calendar_event(event, language))
+            pieces[event.pk] = (event.revision, body)
+            rendered.append(
+                EventFragment(
+                    event_id=event.pk,
+                    language=language,
+                    version=f"{key}|{event.revision}",
+                    body=body,
+                )
+            )
     EventFragment.objects.bulk_create(
         rendered,
         batch_size=2000,
         update_conflicts=True,
-        unique_fields=["event"],
+        unique_fields=["event", "language"],
         update_fields=["version", "body"],
     )
 
 
 def feed_meta(feed_spec: FeedSpec, zones: dict[str, tuple[dt.date, dt.date]]) -> ical.CalendarMeta:
-    url = settings.SITE_URL + (feed_spec.path or "/feeds/")
+    """Return the calendar properties of a feed (its language active)."""
+    # A private feed's address holds its secret: the calendar points to the directory instead.
+    url = settings.SITE_URL + (feed_spec.path or reverse("timeline:feeds"))
     return ical.CalendarMeta(
         name=feed_spec.title,
         description=feed_spec.description,
@@ -273,11 +389,18 @@ def feed_meta(feed_spec: FeedSpec, zones: dict[str, tuple[dt.date, dt.date]]) ->
         source=url,
         refresh=refresh_interval(),
         zones=zones,
+        languages=feed_spec.languages,
     )
 
 
-def calendar_event(event: Event) -> ical.CalendarEvent:
-    """Return the calendar view of an event (place, topics and sources prefetched)."""
+def calendar_event(event: Event, language: str = BARE_LANGUAGE) -> ical.CalendarEvent:
+    """Return the calendar view of an event in *language* (place, topics, sources prefetched)."""
+    with translation.override(language):
+        return _calendar_event(event, language)
+
+
+def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
+    # With *language* active: the page address, the status and kind words, country names.
     zone_name = event.effective_timezone
     if event.precision == timing.DAY:
         start: dt.date | dt.datetime = event.start_date
@@ -288,37 +411,56 @@ def calendar_event(event: Event) -> ical.CalendarEvent:
         tz = timing.zone(zone_name)
         start = event.start_utc.astimezone(tz)
         end = event.end_utc.astimezone(tz) if event.end_utc else None
-    title = event.title
+    title = shown(event, "title", language)
+    summary = title.text
     if event.status == Event.Status.CANCELLED:
-        title = _("Cancelled: %(title)s") % {"title": title}
+        summary = _("Cancelled: %(title)s") % {"title": summary}
     elif event.status == Event.Status.POSTPONED:
-        title = _("Postponed: %(title)s") % {"title": title}
-    place = event.place
+        summary = _("Postponed: %(title)s") % {"title": summary}
     page = settings.SITE_URL + event.get_absolute_url()
+    description, description_language = _description(event, page, language)
+    said = {"SUMMARY": title.language, "DESCRIPTION": description_language}
+    place = event.place
+    location = ""
+    if place:
+        place_name = shown(place, "name", language)
+        location = f"{place_name}, {place.country.name}"
+        said["LOCATION"] = place_name.language
+    topics = [shown(topic, "name", language) for topic in event.topics.all()]
     return ical.CalendarEvent(
         uid=str(event.uid),
         sequence=event.sequence,
-        summary=title,
+        summary=summary,
         status=ICAL_STATUS[event.status],
         start=start,
         end=end,
         timezone=zone_name,
         created=event.created_at,
         last_modified=event.updated_at,
-        description=describe_event(event, page),
-        location=f"{place.name}, {place.country.name}" if place else "",
+        description=description,
+        location=location,
         # Place.clean requires both coordinates or neither.
         geo=(float(place.latitude), float(cast(Decimal, place.longitude)))
         if place and place.latitude is not None
         else None,
         url=page,
-        categories=(event.get_kind_display(), *(topic.name for topic in event.topics.all())),
+        categories=(event.get_kind_display(), *(topic.text for topic in topics)),
+        languages=said,
+        category_languages=(language, *(topic.language for topic in topics)),
     )
 
 
-def describe_event(event: Event, page: str, language: str = languages.ENGLISH) -> str:
+def describe_event(event: Event, page: str, language: str = BARE_LANGUAGE) -> str:
     """Return the DESCRIPTION text: summary, description, and every source with its URL."""
-    parts = [text for text in (event.summary, event.description) if text]
+    with translation.override(language):
+        return _description(event, page, language)[0]
+
+
+def _description(event: Event, page: str, language: str) -> tuple[str, str]:
+    """Return the DESCRIPTION text and the language of its first part (*language* active)."""
+    texts = [shown(event, name, language) for name in ("summary", "description")]
+    written = [text for text in texts if text.text]
+    parts = [text.text for text in written]
     sources = list(event.sources.all())
     if sources:
         lines = [
@@ -326,23 +468,27 @@ def describe_event(event: Event, page: str, language: str = languages.ENGLISH) -
         ]
         parts.append(_("Sources:") + "\n" + "\n".join(lines))
     parts.append(page)
-    return "\n\n".join(parts)
+    return "\n\n".join(parts), written[0].language if written else language
 
 
-def render_single(event: Event, language: str = FEED_LANGUAGE) -> bytes:
-    """Return a calendar holding one event in *language* (place, topics and sources prefetched)."""
+def render_single(event: Event, language: str = BARE_LANGUAGE) -> bytes:
+    """Return a calendar holding one event in *language* (place, topics, sources prefetched)."""
     with translation.override(language):
-        entry = calendar_event(event)
+        entry = _calendar_event(event, language)
+        title = shown(event, "title", language)
+        summary = shown(event, "summary", language)
+        described = summary if summary.text else title
         url = settings.SITE_URL + event.get_absolute_url()
         meta = ical.CalendarMeta(
-            name=event.title,
-            description=event.summary or event.title,
+            name=title.text,
+            description=described.text,
             url=url,
             source=url.rstrip("/") + ".ics",
             refresh=refresh_interval(),
             zones=ical.zones_of([entry]),
+            languages={"NAME": title.language, "DESCRIPTION": described.language},
         )
-        return ical.render_calendar(meta, [ical.render_event(entry)])
+    return ical.render_calendar(meta, [ical.render_event(entry)])
 
 
 # --- publishing ------------------------------------------------------------------------------
@@ -351,11 +497,6 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
 
     Return None (and forget the feed) if its key no longer stands for anything.
     """
-    with translation.override(FEED_LANGUAGE):
-        return _publish(key, now)
-
-
-def _publish(key: str, now: dt.datetime | None) -> Feed | None:
     try:
         feed_spec = spec(key)
     except FeedNotFound:
@@ -364,19 +505,21 @@ def _publish(key: str, now: dt.datetime | None) -> Feed | None:
         for old in gone:
             feed_store.delete(list(old.stored_names))
         return None
-    with transaction.atomic():
+    language = feed_spec.language
+    # Explicitly: the request or task publishing it may have any language active.
+    with translation.override(language), transaction.atomic():
         # One publisher per feed at a time; the others wait and then find nothing to do.
         feed = Feed.objects.select_for_update().filter(key=key).first()
         events = feed_events(feed_spec.selection, now)
         revisions = dict(events.values_list("pk", "revision"))
         previous = feed_store.load_previous(feed.stored_names) if feed else None
-        if previous and previous.render_key != render_key():
+        if previous and previous.render_key != render_key(language):
             previous = None
         pieces = previous.current_pieces(revisions) if previous else {}
         missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
-        pieces.update(cached_pieces(missing, events))
+        pieces.update(cached_pieces(missing, events, language))
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
-        assembled = feed_store.assemble(render_key(), head, revisions, pieces)
+        assembled = feed_store.assemble(render_key(language), head, revisions, pieces)
         moment = timezone.now().replace(microsecond=0)
         old_ids = previous.event_ids if previous else None
         if feed is None:

@@ -9,11 +9,13 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
-from ..models import Event, Feed, PrivateFeed, hash_token
+from .. import languages
+from ..models import Event, Feed, PrivateFeed, feed_key, hash_token
 from ..reader_language import same_in_every_language
 from . import publishing as feeds
 from . import store as feed_store
@@ -104,18 +106,24 @@ def _serve_feed(
 
 @same_in_every_language
 @require_safe
-def public_feed(request: HttpRequest, kind: str, value: str = "") -> HttpResponse:
-    """Serve every event's feed (kind "all"), or one topic's, country's, track's or actor's."""
+def public_feed(
+    request: HttpRequest, kind: str, value: str = "", language: str = feeds.BARE_LANGUAGE
+) -> HttpResponse:
+    """Serve every event's feed (kind "all"), or one topic's, country's, track's or actor's.
+
+    In the language of the address (/feeds/ru/all.ics), English without one (/feeds/all.ics).
+    """
     if kind == "all":
-        return _serve_feed(request, "all", "all.ics")
+        return _serve_feed(request, feed_key(language, "all"), "all.ics")
     if kind == "country":
         value = value.upper()
-    return _serve_feed(request, f"{kind}:{value}", f"{value}.ics")
+    return _serve_feed(request, feed_key(language, f"{kind}:{value}"), f"{value}.ics")
 
 
 @same_in_every_language
 @require_safe
 def private_feed(request: HttpRequest, token: str) -> HttpResponse:
+    """Serve a private feed, in the language it was given."""
     private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
     if private is None:
         raise Http404("No such feed.")
@@ -125,12 +133,16 @@ def private_feed(request: HttpRequest, token: str) -> HttpResponse:
 @same_in_every_language
 @require_safe
 def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
-    """Serve one published event as a calendar file ("Add to calendar")."""
+    """Serve one published event as a calendar file ("Add to calendar").
+
+    In the language of the page's prefix (/ru/events/<slug>.ics); English without one.
+    """
+    language = path_language(request)
     event = get_object_or_404(
         Event.objects.in_calendars().select_related("place").prefetch_related("topics", "sources"),
         slug=slug,
     )
-    body = feeds.render_single(event)
+    body = feeds.render_single(event, language)
     return calendar_response(
         request,
         etag=feed_store.etag_of(body),
@@ -140,24 +152,43 @@ def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def path_language(request: HttpRequest) -> str:
+    """Return the language of the request's path prefix, or the bare addresses' (English)."""
+    prefix = translation.get_language_from_path(request.path_info)
+    return languages.supported(prefix) or feeds.BARE_LANGUAGE
+
+
+def _add_links(feed_spec: feeds.FeedSpec) -> dict[str, str]:
+    https_url = settings.SITE_URL + feed_spec.path
+    webcal = "webcal://" + https_url.split("://", 1)[1]
+    return {
+        "language": feed_spec.language,
+        "language_name": languages.NAMES[feed_spec.language],
+        "url": https_url,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+        + urlencode({"url": webcal, "name": feed_spec.title}),
+    }
+
+
 def feed_directory(request: HttpRequest) -> HttpResponse:
-    """List every public feed with webcal://, Google Calendar and Outlook links."""
+    """List every public feed in each language (the page's first), with webcal://, Google
+    Calendar and Outlook links."""
+    page_language = path_language(request)
+    order = (page_language, *(code for code in languages.CODES if code != page_language))
+    by_language = {
+        language: {spec.subject: spec for spec in feeds.public_specs(language)}
+        for language in order
+    }
     entries = []
-    for key in feeds.public_keys():
-        feed_spec = feeds.spec(key)
-        https_url = settings.SITE_URL + feed_spec.path
-        webcal = "webcal://" + https_url.split("://", 1)[1]
-        entries.append(
-            {
-                "spec": feed_spec,
-                "url": https_url,
-                "webcal": webcal,
-                "google": "https://calendar.google.com/calendar/render?"
-                + urlencode({"cid": webcal}),
-                "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
-                + urlencode({"url": webcal, "name": feed_spec.title}),
-            }
-        )
+    for subject, feed_spec in by_language[page_language].items():
+        versions = [
+            _add_links(by_language[language][subject])
+            for language in order
+            if subject in by_language[language]  # not if it came into use between the queries
+        ]
+        entries.append({"spec": feed_spec, "versions": versions, **versions[0]})
     return render(
         request,
         "timeline/feeds.html",

@@ -1,7 +1,14 @@
 """The timeline's models: the record, and what is published from it."""
 
 from .operations import Heartbeat
-from .publishing import EventFragment, Feed, FeedMembership, PrivateFeed
+from .publishing import (
+    EventFragment,
+    Feed,
+    FeedMembership,
+    PrivateFeed,
+    feed_key,
+    split_feed_key,
+)
 from .record import (
     Actor,
     Event,
@@ -50,9 +57,11 @@ __all__ = [
     "Topic",
     "Track",
     "allowed_published",
+    "feed_key",
     "hash_token",
     "is_calendar_precision",
     "may_publish",
+    "split_feed_key",
     "unique_slug",
     "validate_iana_zone",
 ]

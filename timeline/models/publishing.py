@@ -9,16 +9,30 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
+from .. import languages
 from ..text import OneLineField
 from .record import Actor, Event, Follows, Topic, Track, any_in, has_any_country
 from .tokens import hash_token
+
+
+def feed_key(language: str, subject: str) -> str:
+    """Return the key of the feed of *subject* ('all', 'topic:energy') in *language*."""
+    return f"{language}/{subject}"
+
+
+def split_feed_key(key: str) -> tuple[str, str]:
+    """Return (language, subject) of a feed key; ('', key) for a key without a language."""
+    language, slash, subject = key.partition("/")
+    if not slash or language not in languages.CODES:
+        return "", key
+    return language, subject
 
 
 class Feed(models.Model):
     """A published calendar feed: where its bytes are stored, their validators, its events."""
 
     key = models.CharField(
-        _("key"), max_length=120, unique=True, help_text=_("e.g. all, topic:energy")
+        _("key"), max_length=120, unique=True, help_text=_("e.g. ru/all, en/topic:energy")
     )
     body_name = models.CharField(_("body name"), max_length=300, blank=True)
     gzip_name = models.CharField(_("gzip name"), max_length=300, blank=True)
@@ -71,24 +85,24 @@ class FeedMembership(models.Model):
 
 
 class EventFragment(models.Model):
-    """An event's rendered VEVENT, valid while `version` matches the event's."""
+    """An event's rendered VEVENT in one language, valid while `version` matches the event's."""
 
-    event = models.OneToOneField(
-        Event,
-        primary_key=True,
-        on_delete=models.CASCADE,
-        related_name="fragment",
-        verbose_name=_("event"),
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="fragments", verbose_name=_("event")
     )
+    language = models.CharField(_("language"), max_length=8)
     version = models.CharField(_("version"), max_length=200)
     body = models.BinaryField(_("body"))
 
     class Meta:
         verbose_name = _("event fragment")
         verbose_name_plural = _("event fragments")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "language"], name="unique_event_fragment")
+        ]
 
     def __str__(self) -> str:
-        return _("VEVENT of %(event)s") % {"event": self.event_id}
+        return _("VEVENT of %(event)s") % {"event": f"{self.event_id} ({self.language})"}
 
 
 class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
@@ -111,6 +125,14 @@ class PrivateFeed(models.Model):
     countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
     tracks = models.ManyToManyField(Track, blank=True, verbose_name=_("tracks"))
     actors = models.ManyToManyField(Actor, blank=True, verbose_name=_("actors"))
+    # English by default: the links issued before feeds had languages keep their English text.
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=[(code, languages.NAMES[code]) for code in languages.CODES],
+        default=languages.ENGLISH,
+        help_text=_("The language the calendar is written in."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     token_issued_at = models.DateTimeField(_("token issued at"), null=True, editable=False)
@@ -126,8 +148,13 @@ class PrivateFeed(models.Model):
         return self.name
 
     @property
-    def key(self) -> str:
+    def subject(self) -> str:
+        """Return what the feed's key names, whatever its language."""
         return f"private:{self.pk}"
+
+    @property
+    def key(self) -> str:
+        return feed_key(self.language, self.subject)
 
     def followed(self) -> Follows:
         """Return what the feed selects: any of its topics, countries, tracks and actors."""

@@ -40,7 +40,7 @@ def notices_as_data(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('timeline', '0013_translated_field_names'),
+        ('timeline', '0014_feeds_per_language'),
     ]
 
     operations = [
