@@ -105,7 +105,7 @@ def test_an_edit_queues_its_feeds_and_its_reminders_as_two_tasks(
     assert not Feed.objects.exists()
     Notification.objects.all().delete()
     tasks.publish_feeds.apply(args=queued[tasks.publish_feeds.name]).get()
-    assert "Intergovernmental commission" in Feed.objects.get(key="all").read().decode()
+    assert "Intergovernmental commission" in Feed.objects.get(key="en/all").read().decode()
     assert not Notification.objects.exists()
 
 
