@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import cast
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
@@ -79,13 +79,19 @@ def calendar_response(
 PRIVATE_CACHE_CONTROL = "private, no-cache"
 
 
+def not_found() -> HttpResponse:
+    """Answer a calendar client that asked for no feed: plainly, and the same for every miss
+    (a wrong secret link must not tell what exists)."""
+    return HttpResponseNotFound(b"Not found.\n", content_type="text/plain; charset=utf-8")
+
+
 def _serve_feed(
     request: HttpRequest, key: str, filename: str, cache_control: str | None = None
 ) -> HttpResponse:
     try:
         feed = feeds.published(key)
     except feeds.FeedNotFound:
-        raise Http404("No such feed.") from None
+        return not_found()
 
     def load(gzipped: bool) -> bytes:
         try:
@@ -126,7 +132,7 @@ def private_feed(request: HttpRequest, token: str) -> HttpResponse:
     """Serve a private feed, in the language it was given."""
     private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
     if private is None:
-        raise Http404("No such feed.")
+        return not_found()
     return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
 
 
