@@ -1,9 +1,11 @@
-"""Benchmark feed rendering at 1,000 and 10,000 events against baselines measured in the same run.
+"""Benchmark feed rendering at 1,000 and 10,000 events, per language, against baselines measured
+in the same run.
 
-Prints, per size: our full render (the pure renderer on the events, like the baselines), our full
-publish (cold fragment cache, from the database to stored bytes), our re-publish after one edit,
-django-ical rendering the same events, and a plain `icalendar` render of the same events; then
-ratios. Run: `make bench` (needs PostgreSQL).
+Prints, per size and per language (kk, ru, en): our full render (the pure renderer on the events,
+like the baselines), our full publish (cold fragment cache, from the database to stored bytes),
+our re-publish after one edit, and django-ical rendering the same feed in the same language; a
+plain `icalendar` render of the English feed; our re-publish of all three languages after one
+edit; then ratios. Run: `make bench` (needs PostgreSQL).
 """
 
 import datetime as dt
@@ -11,6 +13,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,15 +30,40 @@ django.setup()
 import icalendar  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import RequestFactory  # noqa: E402
+from django.utils import translation  # noqa: E402
 from django_ical.views import ICalFeed  # noqa: E402
 
-from timeline import timing  # noqa: E402
+from timeline import languages, timing  # noqa: E402
 from timeline.feeds import ical  # noqa: E402
 from timeline.feeds import publishing as feeds  # noqa: E402
 from timeline.models import Event, EventFragment, Feed, Place, Source, Topic  # noqa: E402
+from timeline.models.translations import shown  # noqa: E402
 
 ZONES = ("Asia/Almaty", "Europe/Moscow", "Asia/Omsk", "Europe/Berlin", "UTC")
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+LANGUAGES = languages.CODES
+# Synthetic texts, one per language, numbered per event.
+TITLES = {
+    "kk": "Сауда және энергетика жөніндегі келіссөздер, {n}-раунд; Қазақстан",
+    "ru": "Переговоры о торговле и энергетике, раунд {n}; Қазақстан",
+    "en": "Trade and energy talks, round {n}; Kazakhstan",
+}
+SUMMARIES = {
+    "kk": "Делегациялар сауда, энергетика және көлік жобаларын қарайды.",
+    "ru": "Делегации обсуждают проекты в торговле, энергетике и на транспорте.",
+    "en": "Delegations meet to review trade, energy and transport projects.",
+}
+DESCRIPTIONS = {
+    "kk": "Кездесудің, оның күн тәртібі мен нәтижелерінің ұзағырақ сипаттамасы. " * 3,
+    "ru": "Более подробное описание встречи, её повестки и итогов. " * 3,
+    "en": "A longer description of the meeting, its agenda and its outcomes. " * 3,
+}
+PLACES = {"kk": "Қала {i}", "ru": "Город {i}", "en": "City {i}"}
+
+
+def in_each(field: str, texts: dict[str, str], **values: object) -> dict[str, str]:
+    """Return the model fields of *field* in every language (title_kk=…, title_ru=…, …)."""
+    return {f"{field}_{code}": texts[code].format(**values) for code in LANGUAGES}
 
 
 def populate(count: int) -> None:
@@ -44,7 +73,7 @@ def populate(count: int) -> None:
         Place.objects.get_or_create(
             slug=f"bench-{i}",
             defaults={
-                "name": f"City {i}",
+                **in_each("name", PLACES, i=i),
                 "country": "KZ",
                 "timezone": zone,
                 "latitude": 43.2 + i,
@@ -53,7 +82,10 @@ def populate(count: int) -> None:
         )[0]
         for i, zone in enumerate(ZONES)
     ]
-    topic, _ = Topic.objects.get_or_create(slug="energy", defaults={"name": "Energy"})
+    topic, _ = Topic.objects.get_or_create(
+        slug="energy",
+        defaults={"name_kk": "Энергетика", "name_ru": "Энергетика", "name_en": "Energy"},
+    )
     now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     events = []
     for number in range(count):
@@ -66,10 +98,9 @@ def populate(count: int) -> None:
         events.append(
             Event(
                 slug=f"bench-event-{number}",
-                title=f"Переговоры о торговле и энергетике, раунд {number}; Қазақстан",
-                summary="Delegations meet to review trade, energy and transport projects.",
-                description="A longer description of the meeting, its agenda and its outcomes. "
-                * 3,
+                **in_each("title", TITLES, n=number),
+                **in_each("summary", SUMMARIES),
+                **in_each("description", DESCRIPTIONS),
                 kind=Event.Kind.MEETING,
                 status=Event.Status.CANCELLED if number % 17 == 0 else Event.Status.CONFIRMED,
                 published=True,
@@ -106,19 +137,19 @@ def populate(count: int) -> None:
 
 def events_for_baselines():
     return list(
-        feeds.feed_events(feeds.spec("all").selection)
+        feeds.feed_events(Event.objects.all())
         .select_related("place")
         .prefetch_related("topics", "sources")
     )
 
 
-def plain_icalendar() -> bytes:
-    """Render the same events the straightforward way: one icalendar Calendar, then to_ical."""
+def plain_icalendar() -> int:
+    """Render the English feed the straightforward way: one icalendar Calendar, then to_ical."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//bench//EN")
     calendar.add("version", "2.0")
     for event in events_for_baselines():
-        entry = feeds.calendar_event(event)
+        entry = feeds.calendar_event(event, languages.ENGLISH)
         vevent = icalendar.Event()
         vevent.add("uid", entry.uid)
         vevent.add("dtstamp", entry.last_modified)
@@ -139,14 +170,19 @@ def plain_icalendar() -> bytes:
         vevent.add("transp", "TRANSPARENT")
         calendar.add_component(vevent)
     calendar.add_missing_timezones()
-    return calendar.to_ical()
+    return len(calendar.to_ical())
 
 
 class DjangoIcalFeed(ICalFeed):
-    """The same events through django-ical, as a project using it would write the feed."""
+    """The same events through django-ical in one language, as a project using it would write
+    the feed (rendered with that language active)."""
 
     product_id = "-//bench//EN"
     title = "Bench"
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
 
     def items(self):
         return events_for_baselines()
@@ -155,19 +191,19 @@ class DjangoIcalFeed(ICalFeed):
         return str(item.uid)
 
     def item_title(self, item):
-        return item.title
+        return shown(item, "title", self.language).text
 
     def item_description(self, item):
-        return feeds.describe_event(item, item.get_absolute_url())
+        return feeds.describe_event(item, item.get_absolute_url(), self.language)
 
     def item_link(self, item):
         return item.get_absolute_url()
 
     def item_start_datetime(self, item):
-        return feeds.calendar_event(item).start
+        return feeds.calendar_event(item, self.language).start
 
     def item_end_datetime(self, item):
-        return feeds.calendar_event(item).end
+        return feeds.calendar_event(item, self.language).end
 
     def item_updateddate(self, item):
         return item.updated_at
@@ -192,48 +228,74 @@ class DjangoIcalFeed(ICalFeed):
         return "TRANSPARENT"
 
 
-def django_ical() -> bytes:
+def django_ical(language: str) -> int:
     request = RequestFactory().get("/bench.ics", HTTP_HOST="localhost")
-    return DjangoIcalFeed()(request).content
+    with translation.override(language):
+        return len(DjangoIcalFeed(language)(request).content)
 
 
-def clear_caches() -> None:
-    EventFragment.objects.all().delete()
-    Feed.objects.all().delete()
+def all_key(language: str) -> str:
+    return feeds.feed_key(language, "all")
 
 
-def ours_full() -> bytes:
-    return feeds.publish("all").read()
+def clear_caches(language: str) -> None:
+    """Forget the feed and the cached VEVENTs of one language (the others stay warm)."""
+    EventFragment.objects.filter(language=language).delete()
+    Feed.objects.filter(key=all_key(language)).delete()
 
 
-def ours_render() -> bytes:
+def ours_full(language: str) -> int:
+    return len(feeds.publish(all_key(language)).read())
+
+
+def ours_render(language: str) -> int:
     """Render the same events with our renderer alone: no cache, no storage (like the baselines)."""
-    entries = [feeds.calendar_event(event) for event in events_for_baselines()]
+    entries = [feeds.calendar_event(event, language) for event in events_for_baselines()]
     meta = ical.CalendarMeta(
         name="Bench", description="Bench", url="https://x/", source="https://x/"
     )
-    return ical.render(meta, entries)
+    return len(ical.render(meta, entries))
 
 
 def edit_one_event() -> None:
+    """Bring every language's feed up to date (untimed), then edit one event."""
+    ours_after_one_edit(LANGUAGES)
     event = Event.objects.order_by("?").first()
     event.start_date += dt.timedelta(days=1)
     event.save()
 
 
-def ours_after_one_edit() -> bytes:
-    return feeds.publish("all").read()
+def ours_after_one_edit(languages_: tuple[str, ...]) -> int:
+    return sum(len(feeds.publish(all_key(language)).read()) for language in languages_)
 
 
-RENDERERS = {
-    # name: (function, untimed preparation, timed runs per round)
-    "ours: full render (ical.render)": (ours_render, None, 1),
-    "ours: full publish (cold cache)": (ours_full, clear_caches, 1),
-    # Short enough to sample more often: its median is steadier on a noisy machine.
-    "ours: re-publish after one edit": (ours_after_one_edit, edit_one_event, 5),
-    "plain icalendar": (plain_icalendar, None, 1),
-    "django-ical": (django_ical, None, 1),
-}
+THREE = "+".join(LANGUAGES)
+
+
+def renderers() -> dict[str, tuple[Callable[[], int], Callable[[], None] | None, int]]:
+    """Return name: (function, untimed preparation, timed runs per round)."""
+    table: dict[str, tuple[Callable[[], int], Callable[[], None] | None, int]] = {}
+    for language in LANGUAGES:
+        table[f"{language} ours: full render"] = (partial(ours_render, language), None, 1)
+        table[f"{language} ours: full publish (cold)"] = (
+            partial(ours_full, language),
+            partial(clear_caches, language),
+            1,
+        )
+        # Short enough to sample more often: its median is steadier on a noisy machine.
+        table[f"{language} ours: after one edit"] = (
+            partial(ours_after_one_edit, (language,)),
+            edit_one_event,
+            5,
+        )
+        table[f"{language} django-ical"] = (partial(django_ical, language), None, 1)
+    table["en plain icalendar"] = (plain_icalendar, None, 1)
+    table[f"{THREE} ours: after one edit"] = (
+        partial(ours_after_one_edit, LANGUAGES),
+        edit_one_event,
+        5,
+    )
+    return table
 
 
 def measure_all(repeats: int) -> dict[str, tuple[float, int]]:
@@ -242,22 +304,23 @@ def measure_all(repeats: int) -> dict[str, tuple[float, int]]:
     Each round first runs every renderer once untimed (warm caches and code paths), then
     times them in a rotating order; return each renderer's median and output size.
     """
-    timings: dict[str, list[float]] = {name: [] for name in RENDERERS}
+    table = renderers()
+    timings: dict[str, list[float]] = {name: [] for name in table}
     sizes: dict[str, int] = {}
-    names = list(RENDERERS)
-    for function, before, _runs in RENDERERS.values():
+    names = list(table)
+    for function, before, _runs in table.values():
         if before:
             before()
         function()
     for round_number in range(repeats):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            function, before, runs = RENDERERS[name]
+            function, before, runs = table[name]
             for _ in range(runs):
                 if before:
                     before()
                 started = time.perf_counter()
-                sizes[name] = len(function())
+                sizes[name] = function()
                 timings[name].append(time.perf_counter() - started)
     return {name: (statistics.median(timings[name]), sizes[name]) for name in names}
 
@@ -271,15 +334,27 @@ def main() -> None:
             results = measure_all(repeats)
             for name, (seconds, size) in results.items():
                 print(f"{count:>7} {name:<34} {seconds:>9.4f} {size:>11,}")
-            render = results["ours: full render (ical.render)"][0]
-            full = results["ours: full publish (cold cache)"][0]
-            edit = results["ours: re-publish after one edit"][0]
-            plain = results["plain icalendar"][0]
-            baseline = results["django-ical"][0]
-            print(f"{count:>7} ratio plain icalendar / ours full render   {plain / render:8.2f}x")
-            print(f"{count:>7} ratio plain icalendar / ours full publish  {plain / full:8.2f}x")
-            print(f"{count:>7} ratio django-ical / ours full publish      {baseline / full:8.2f}x")
-            print(f"{count:>7} ratio django-ical / ours after one edit    {baseline / edit:8.1f}x")
+            edits = []
+            for language in LANGUAGES:
+                baseline = results[f"{language} django-ical"][0]
+                edit = results[f"{language} ours: after one edit"][0]
+                edits.append(edit)
+                for label, ours in (
+                    ("ours full render", results[f"{language} ours: full render"][0]),
+                    ("ours full publish", results[f"{language} ours: full publish (cold)"][0]),
+                    ("ours after one edit", edit),
+                ):
+                    ratio = f"{language} ratio django-ical / {label}"
+                    print(f"{count:>7} {ratio:<46} {baseline / ours:8.2f}x")
+            plain = results["en plain icalendar"][0]
+            render = results["en ours: full render"][0]
+            print(f"{count:>7} en ratio plain icalendar / ours full render {plain / render:8.2f}x")
+            three = results[f"{THREE} ours: after one edit"][0]
+            one = statistics.mean(edits)
+            print(
+                f"{count:>7} ratio all three languages / one language, after one edit "
+                f"{three / one:6.2f}x (one: mean of {', '.join(LANGUAGES)})"
+            )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
