@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django_countries import countries
 
@@ -228,12 +228,18 @@ def status(schedule: Schedule, language: str) -> Told:
 
 
 def _line(message: str, old: Told, new: Told) -> Told:
+    # The translated message becomes a format_html template: its own words are escaped there,
+    # the values go in as Told.html.
+    template = (
+        str(conditional_escape(message))
+        .replace("{", "{{")
+        .replace("}", "}}")
+        .replace("%(old)s", "{old}")
+        .replace("%(new)s", "{new}")
+    )
     return Told(
         text=message % {"old": old.text, "new": new.text},
-        html=mark_safe(  # noqa: S308 - the message is escaped, the values are Told.html
-            conditional_escape(message)
-            % {"old": format_html("<del>{}</del>", old.html), "new": new.html}
-        ),
+        html=format_html(template, old=format_html("<del>{}</del>", old.html), new=new.html),
     )
 
 
