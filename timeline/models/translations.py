@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from .. import languages
+from ..l10n import language_or_active
 
 
 class TranslationState(models.TextChoices):
@@ -139,14 +139,9 @@ class Shown:
         return bool(self.text) and self.language != self.page_language
 
 
-def reader_language(language: str | None = None) -> str:
-    """Return the language to serve: *language* if we have it, else the active one, else ours."""
-    return languages.supported(language) or languages.supported(get_language()) or languages.DEFAULT
-
-
 def shown(record: Any, field: str, language: str | None = None) -> Shown:
     """Return *field* of *record* in the reader's language, else in its next fallback."""
-    wanted = reader_language(language)
+    wanted = language_or_active(language)
     for candidate in languages.reading_order(wanted):
         text = getattr(record, text_field(field, candidate), None)
         if text:
