@@ -43,9 +43,17 @@ def new_event_data(place, **overrides) -> dict:
         "sources-0-url": "https://astanatimes.com/2025/11/declaration/",
         "sources-0-publisher": "The Astana Times",
         "sources-0-published_on": "2025-11-12",
+        "sources-0-published_precision": "day",
+        "sources-0-kind": "media",
+        "sources-0-language": "en",
+        "sources-0-url_is_item": "on",
         "sources-1-url": "https://www.akorda.kz/en/declaration",
         "sources-1-publisher": "Akorda press service",
         "sources-1-published_on": "2025-11-12",
+        "sources-1-published_precision": "day",
+        "sources-1-kind": "official",
+        "sources-1-language": "en",
+        "sources-1-url_is_item": "on",
         "sources-1-quote": "An alliance.",
     }
     data.update(overrides)

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -21,9 +22,13 @@ from reversion.models import Version
 from . import languages
 from .models import (
     Actor,
+    Agreement,
+    AgreementStep,
     Event,
     Feed,
+    Figure,
     Heartbeat,
+    Metric,
     Notification,
     Place,
     PrivateFeed,
@@ -35,6 +40,7 @@ from .models import (
     allowed_published,
     may_publish,
 )
+from .models.record import Publishable
 from .models.translations import (
     MISSING,
     Translated,
@@ -116,74 +122,11 @@ class TranslatedAdmin(TranslationAdmin[_Translated]):
 PUBLISHED_BEFORE = "_timeline_published_before"
 
 
-class SourceInline(admin.TabularInline[Source, Event]):
-    model = Source
-    extra = 1
-    fields = ("url", "title", "publisher", "published_on", "quote")
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+_Published = TypeVar("_Published", bound=Publishable)
 
 
-@admin.register(Event)
-class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
-    list_display = (
-        "title",
-        "local_start",
-        "precision",
-        "kind",
-        "status",
-        "published",
-        "translations",
-    )
-    list_filter = (
-        NeedsTranslationFilter,
-        "status",
-        "kind",
-        "topics",
-        ("countries", CountryFilter),
-        "track",
-        "precision",
-        "published",
-    )
-    list_select_related = ("place",)
-    search_fields = (
-        *translated_search("title", "description"),
-        *(f"participants__{field}" for field in translated_search("name")),
-    )
-    date_hierarchy = "start_utc"
-    autocomplete_fields = ("place", "participants", "topics", "track")
-    prepopulated_fields = {"slug": ("title_en",)}
-    inlines = [SourceInline]
-    actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
-    readonly_fields = ("uid", "sequence", "start_utc", "end_utc", "created_at", "updated_at")
-    fieldsets = (
-        (None, {"fields": ("slug", "kind", "status", "published")}),
-        (
-            gettext_lazy("Text (Kazakh, Russian, English)"),
-            {"fields": (*translated_rows("title", "summary", "description"), STATE_ROW)},
-        ),
-        (
-            gettext_lazy("When"),
-            {
-                "fields": (
-                    "precision",
-                    ("start_date", "start_time"),
-                    ("end_date", "end_time"),
-                    "timezone",
-                    ("start_utc", "end_utc"),
-                )
-            },
-        ),
-        (
-            gettext_lazy("Where and who"),
-            {"fields": ("place", "countries", "participants", "topics")},
-        ),
-        (gettext_lazy("Track"), {"fields": ("track", ("baseline_date", "baseline_precision"))}),
-        (gettext_lazy("Record"), {"fields": ("uid", "sequence", "created_at", "updated_at")}),
-    )
-
-    @admin.display(description=gettext_lazy("local start"), ordering="start_utc")
-    def local_start(self, event: Event) -> str:
-        return f"{event.when} ({event.effective_timezone})"
+class PublishGuardAdmin(VersionAdmin[_Published]):
+    """Let only those with the publish permission change `published`, on every admin path."""
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return may_publish(request.user)
@@ -213,12 +156,15 @@ class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
         version = Version.objects.select_related("revision").filter(pk=version_id).first()
         if version is None:
             return  # the view answers 404
-        object_ids = version.revision.version_set.get_for_model(Event).values_list(
+        model = self.model
+        object_ids = version.revision.version_set.get_for_model(model).values_list(
             "object_id", flat=True
         )
-        pks = {Event._meta.pk.to_python(object_id) for object_id in object_ids}
+        pks = {model._meta.pk.to_python(object_id) for object_id in object_ids}
         stored = dict(
-            Event.objects.select_for_update().filter(pk__in=pks).values_list("pk", "published")
+            model._default_manager.select_for_update()
+            .filter(pk__in=pks)
+            .values_list("pk", "published")
         )
         # A recovered event did not exist: it was not published.
         setattr(request, PUBLISHED_BEFORE, {pk: stored.get(pk, False) for pk in pks})
@@ -234,36 +180,140 @@ class EventAdmin(TranslatedAdmin[Event], VersionAdmin[Event]):
         if held:
             # Inside the revert's transaction, before the form is built: undo what it published or
             # unpublished for whoever may not, so neither the form nor the commit ever shows it.
-            reverted = Event.objects.filter(pk__in=held).values_list("pk", "published")
-            for pk, value in reverted:
+            rows = self.model._default_manager.filter(pk__in=held)
+            for pk, value in rows.values_list("pk", "published"):
                 allowed = allowed_published(request.user, before=held[pk], wanted=value)
                 if allowed != value:
-                    Event.objects.filter(pk=pk).update(published=allowed)
+                    rows.filter(pk=pk).update(published=allowed)
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(
-        self, request: HttpRequest, obj: Event, form: forms.ModelForm[Event], change: bool
+        self, request: HttpRequest, obj: _Published, form: forms.ModelForm[_Published], change: bool
     ) -> None:
         before = self._published_before(request, obj)
         obj.published = allowed_published(request.user, before=before, wanted=obj.published)
         super().save_model(request, obj, form, change)
 
-    def _published_before(self, request: HttpRequest, obj: Event) -> bool:
+    def _published_before(self, request: HttpRequest, obj: _Published) -> bool:
         held: dict[int, bool] = getattr(request, PUBLISHED_BEFORE, None) or {}
         if obj.pk in held:
             return held[obj.pk]
         if obj.pk is None:
             return False
-        stored = Event.objects.select_for_update().filter(pk=obj.pk)
+        stored = self.model._default_manager.select_for_update().filter(pk=obj.pk)
         return bool(stored.values_list("published", flat=True).first())
 
     def get_readonly_fields(
-        self, request: HttpRequest, obj: Event | None = None
-    ) -> tuple[str, ...]:
+        self, request: HttpRequest, obj: _Published | None = None
+    ) -> list[str] | tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
         if not self.has_publish_permission(request):
             fields += ("published",)
         return fields
+
+
+SOURCE_FIELDS = (
+    "kind",
+    "url",
+    "url_is_item",
+    "archived_url",
+    "title",
+    "publisher",
+    ("published_on", "published_precision"),
+    "language",
+    "quote",
+)
+
+
+class SourceInline(admin.TabularInline[Source, Event]):
+    model = Source
+    extra = 1
+    fields = SOURCE_FIELDS
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(Event)
+class EventAdmin(TranslatedAdmin[Event], PublishGuardAdmin[Event]):
+    list_display = (
+        "title",
+        "local_start",
+        "precision",
+        "kind",
+        "status",
+        "published",
+        "translations",
+    )
+    list_filter = (
+        NeedsTranslationFilter,
+        "status",
+        "kind",
+        "topics",
+        ("countries", CountryFilter),
+        "track",
+        "precision",
+        "published",
+    )
+    list_select_related = ("place",)
+    search_fields = (
+        *translated_search("title", "description"),
+        *(f"participants__{field}" for field in translated_search("name")),
+    )
+    date_hierarchy = "start_utc"
+    autocomplete_fields = ("place", "participants", "topics", "track", "part_of")
+    prepopulated_fields = {"slug": ("title_en",)}
+    inlines = [SourceInline]
+    actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
+    readonly_fields = (
+        "uid",
+        "sequence",
+        "start_utc",
+        "end_utc",
+        "created_at",
+        "updated_at",
+        "parts",
+    )
+    fieldsets = (
+        (None, {"fields": ("slug", "kind", "status", "published")}),
+        (
+            gettext_lazy("Text (Kazakh, Russian, English)"),
+            {"fields": (*translated_rows("title", "summary", "description"), STATE_ROW)},
+        ),
+        (
+            gettext_lazy("When"),
+            {
+                "fields": (
+                    "precision",
+                    ("start_date", "start_time"),
+                    ("end_date", "end_time"),
+                    "timezone",
+                    ("start_utc", "end_utc"),
+                )
+            },
+        ),
+        (
+            gettext_lazy("Where and who"),
+            {"fields": ("part_of", "parts", "place", "countries", "participants", "topics")},
+        ),
+        (gettext_lazy("Track"), {"fields": ("track", ("baseline_date", "baseline_precision"))}),
+        (gettext_lazy("Record"), {"fields": ("uid", "sequence", "created_at", "updated_at")}),
+    )
+
+    @admin.display(description=gettext_lazy("parts"))
+    def parts(self, event: Event) -> str:
+        """List the events that are part of this one, in order, each linked to its page."""
+        parts = event.parts.order_by("start_utc", "pk") if event.pk else Event.objects.none()
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> ({})',
+            (
+                (reverse("admin:timeline_event_change", args=[part.pk]), part.title, part.when)
+                for part in parts
+            ),
+        ) or _("None")
+
+    @admin.display(description=gettext_lazy("local start"), ordering="start_utc")
+    def local_start(self, event: Event) -> str:
+        return f"{event.when} ({event.effective_timezone})"
 
     def _set_published(self, request: HttpRequest, queryset: QuerySet[Event], value: bool) -> None:
         events = [event for event in queryset if event.published != value]
@@ -352,6 +402,93 @@ class TrackAdmin(TranslatedAdmin[Track], VersionAdmin[Track]):
     fieldsets = (
         (None, {"fields": (*translated_rows("name", "description"), STATE_ROW)}),
         (None, {"fields": ("slug", "countries")}),
+    )
+
+
+@admin.register(Source)
+class SourceAdmin(VersionAdmin[Source]):
+    """Sources on their own: those of figures and agreements, and every event's."""
+
+    list_display = ("publisher", "title", "kind", "published_on", "language", "url_is_item")
+    list_filter = ("kind", "language", "url_is_item", "publisher")
+    search_fields = ("title", "publisher", "url", "quote")
+    autocomplete_fields = ("event",)
+    fields = ("event", *SOURCE_FIELDS)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(Metric)
+class MetricAdmin(TranslatedAdmin[Metric], VersionAdmin[Metric]):
+    list_display = ("name", "nature", "unit", "translations")
+    list_filter = (NeedsTranslationFilter, "nature", "unit")
+    search_fields = translated_search("name")
+    prepopulated_fields = {"slug": ("name_en",)}
+    fieldsets = (
+        (None, {"fields": (*translated_rows("name", "description"), STATE_ROW)}),
+        (None, {"fields": ("slug", "nature", "unit", "countries", "topic")}),
+    )
+
+
+@admin.register(Figure)
+class FigureAdmin(PublishGuardAdmin[Figure]):
+    list_display = (
+        "metric",
+        "qualifier",
+        "value",
+        "currency",
+        "period_start",
+        "period_end",
+        "kind",
+        "stated_by",
+        "source",
+        "published",
+    )
+    list_filter = ("metric", "kind", "source__kind", "published")
+    list_select_related = ("metric", "stated_by", "source")
+    search_fields = ("quote", "source__title", "source__publisher")
+    autocomplete_fields = ("metric", "stated_by", "source", "stated_at")
+    fieldsets = (
+        (None, {"fields": ("metric", "kind", "published")}),
+        (
+            gettext_lazy("Value"),
+            {"fields": (("qualifier", "value", "currency"),)},
+        ),
+        (
+            gettext_lazy("Period"),
+            {"fields": (("period_start", "period_end", "period_precision"),)},
+        ),
+        (
+            gettext_lazy("Attribution"),
+            {"fields": ("stated_by", "stated_at", "source", "quote")},
+        ),
+    )
+
+
+class AgreementStepInline(admin.TabularInline[AgreementStep, Agreement]):
+    model = AgreementStep
+    extra = 1
+    fields = ("status", "party", "date", "precision", "source", "note")
+    autocomplete_fields = ("source",)
+
+
+@admin.register(Agreement)
+class AgreementAdmin(TranslatedAdmin[Agreement], PublishGuardAdmin[Agreement]):
+    list_display = ("title", "kind", "signed_at", "published", "translations")
+    list_filter = (NeedsTranslationFilter, "kind", "published")
+    search_fields = translated_search("title")
+    prepopulated_fields = {"slug": ("title_en",)}
+    autocomplete_fields = ("organisations", "signers", "signed_at")
+    inlines = [AgreementStepInline]
+    fieldsets = (
+        (None, {"fields": ("slug", "kind", "published")}),
+        (
+            gettext_lazy("Text (Kazakh, Russian, English)"),
+            {"fields": (*translated_rows("title", "summary"), STATE_ROW)},
+        ),
+        (
+            gettext_lazy("Parties"),
+            {"fields": ("countries", "organisations", "signers", "signed_at")},
+        ),
     )
 
 

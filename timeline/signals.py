@@ -82,6 +82,8 @@ def _event_deleting(sender: type[Event], instance: Event, **kwargs: Any) -> None
 def _source_changed(
     sender: type[Source], instance: Source, raw: bool = False, **kwargs: Any
 ) -> None:
+    if instance.event_id is None:
+        return  # a source of figures or agreements only: no calendar shows it
     if raw:
         # Fixture loads and reversion's reverts: the admin saves the event itself afterwards.
         queue_publish(event_ids=[instance.event_id])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.utils import translation
+from django.utils.timezone import now as django_now
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -42,6 +43,11 @@ def in_range(day: dt.date) -> bool:
 def zone(name: str) -> zoneinfo.ZoneInfo:
     """Return the ZoneInfo for an IANA name."""
     return zoneinfo.ZoneInfo(name)
+
+
+def latest_today() -> dt.date:
+    """Return the latest date anywhere on Earth now (UTC+14): no reader's today is after it."""
+    return (django_now() + dt.timedelta(hours=14)).date()
 
 
 def period_start(day: dt.date, precision: str) -> dt.date:

@@ -2,7 +2,7 @@
 
 from modeltranslation.translator import TranslationOptions, translator
 
-from .models import Actor, Event, Place, Topic, Track
+from .models import Actor, Agreement, Event, Metric, Place, Topic, Track
 from .models.translations import Translated
 
 
@@ -14,7 +14,7 @@ def _options(model: type[Translated], **extra: object) -> type[TranslationOption
     )
 
 
-for _model in (Event, Place, Actor, Track):
+for _model in (Event, Place, Actor, Track, Metric, Agreement):
     translator.register(_model, _options(_model))
 # A missing name is NULL, not "", so that two topics without a Kazakh name don't collide.
 translator.register(Topic, _options(Topic, empty_values={"name": None}))

@@ -8,128 +8,325 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Actor',
+            name="Actor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('kind', models.CharField(choices=[('person', 'Person'), ('organisation', 'Organisation')], default='person', max_length=20)),
-                ('role', models.CharField(blank=True, max_length=300)),
-                ('country', django_countries.fields.CountryField(blank=True, max_length=2)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("person", "Person"), ("organisation", "Organisation")],
+                        default="person",
+                        max_length=20,
+                    ),
+                ),
+                ("role", models.CharField(blank=True, max_length=300)),
+                ("country", django_countries.fields.CountryField(blank=True, max_length=2)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Heartbeat',
+            name="Heartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True)),
-                ('beat_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, unique=True)),
+                ("beat_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Place',
+            name="Place",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('country', django_countries.fields.CountryField(max_length=2)),
-                ('timezone', models.CharField(help_text='IANA name', max_length=64, validators=[timeline.models.validate_iana_zone], verbose_name='time zone')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("country", django_countries.fields.CountryField(max_length=2)),
+                (
+                    "timezone",
+                    models.CharField(
+                        help_text="IANA name",
+                        max_length=64,
+                        validators=[timeline.models.validate_iana_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "latitude",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Topic',
+            name="Topic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Track',
+            name="Track",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('countries', django_countries.fields.CountryField(blank=True, max_length=746, multiple=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "countries",
+                    django_countries.fields.CountryField(blank=True, max_length=746, multiple=True),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('uid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='UID')),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('title', models.CharField(max_length=300)),
-                ('summary', models.TextField(blank=True, help_text='One or two sentences.')),
-                ('description', models.TextField(blank=True)),
-                ('kind', models.CharField(choices=[('visit', 'Visit'), ('meeting', 'Meeting'), ('talks', 'Talks'), ('signing', 'Signing'), ('summit', 'Summit'), ('opening', 'Opening'), ('milestone', 'Milestone'), ('statement', 'Statement')], default='meeting', max_length=20)),
-                ('status', models.CharField(choices=[('tentative', 'Tentative'), ('confirmed', 'Confirmed'), ('postponed', 'Postponed'), ('cancelled', 'Cancelled'), ('completed', 'Completed')], default='confirmed', max_length=20)),
-                ('published', models.BooleanField(default=False, help_text='Drafts are seen only in the admin.')),
-                ('precision', models.CharField(choices=[('minute', 'Exact time'), ('day', 'Day'), ('month', 'Month'), ('quarter', 'Quarter'), ('year', 'Year')], default='day', max_length=10, verbose_name='date precision')),
-                ('start_date', models.DateField(help_text='Local date; for a month, quarter or year, any day in it.')),
-                ('start_time', models.TimeField(blank=True, help_text='Local time; exact time only.', null=True)),
-                ('end_date', models.DateField(blank=True, help_text='Last local day (inclusive).', null=True)),
-                ('end_time', models.TimeField(blank=True, null=True)),
-                ('timezone', models.CharField(blank=True, help_text="IANA name; leave blank to use the place's.", max_length=64, validators=[timeline.models.validate_iana_zone], verbose_name='time zone')),
-                ('start_utc', models.DateTimeField(db_index=True, editable=False, verbose_name='start (UTC)')),
-                ('end_utc', models.DateTimeField(editable=False, null=True, verbose_name='end (UTC, exclusive)')),
-                ('countries', django_countries.fields.CountryField(blank=True, max_length=746, multiple=True)),
-                ('baseline_date', models.DateField(blank=True, help_text='Milestones: the originally planned date.', null=True)),
-                ('baseline_precision', models.CharField(blank=True, choices=[('minute', 'Exact time'), ('day', 'Day'), ('month', 'Month'), ('quarter', 'Quarter'), ('year', 'Year')], default='', max_length=10)),
-                ('sequence', models.PositiveIntegerField(default=0, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('participants', models.ManyToManyField(blank=True, related_name='events', to='timeline.actor')),
-                ('place', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='timeline.place')),
-                ('topics', models.ManyToManyField(blank=True, related_name='events', to='timeline.topic')),
-                ('track', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='timeline.track')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "uid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="UID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("title", models.CharField(max_length=300)),
+                ("summary", models.TextField(blank=True, help_text="One or two sentences.")),
+                ("description", models.TextField(blank=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("visit", "Visit"),
+                            ("meeting", "Meeting"),
+                            ("talks", "Talks"),
+                            ("signing", "Signing"),
+                            ("summit", "Summit"),
+                            ("opening", "Opening"),
+                            ("milestone", "Milestone"),
+                            ("statement", "Statement"),
+                        ],
+                        default="meeting",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("tentative", "Tentative"),
+                            ("confirmed", "Confirmed"),
+                            ("postponed", "Postponed"),
+                            ("cancelled", "Cancelled"),
+                            ("completed", "Completed"),
+                        ],
+                        default="confirmed",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "published",
+                    models.BooleanField(
+                        default=False, help_text="Drafts are seen only in the admin."
+                    ),
+                ),
+                (
+                    "precision",
+                    models.CharField(
+                        choices=[
+                            ("minute", "Exact time"),
+                            ("day", "Day"),
+                            ("month", "Month"),
+                            ("quarter", "Quarter"),
+                            ("year", "Year"),
+                        ],
+                        default="day",
+                        max_length=10,
+                        verbose_name="date precision",
+                    ),
+                ),
+                (
+                    "start_date",
+                    models.DateField(
+                        help_text="Local date; for a month, quarter or year, any day in it."
+                    ),
+                ),
+                (
+                    "start_time",
+                    models.TimeField(
+                        blank=True, help_text="Local time; exact time only.", null=True
+                    ),
+                ),
+                (
+                    "end_date",
+                    models.DateField(
+                        blank=True, help_text="Last local day (inclusive).", null=True
+                    ),
+                ),
+                ("end_time", models.TimeField(blank=True, null=True)),
+                (
+                    "timezone",
+                    models.CharField(
+                        blank=True,
+                        help_text="IANA name; leave blank to use the place's.",
+                        max_length=64,
+                        validators=[timeline.models.validate_iana_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "start_utc",
+                    models.DateTimeField(db_index=True, editable=False, verbose_name="start (UTC)"),
+                ),
+                (
+                    "end_utc",
+                    models.DateTimeField(
+                        editable=False, null=True, verbose_name="end (UTC, exclusive)"
+                    ),
+                ),
+                (
+                    "countries",
+                    django_countries.fields.CountryField(blank=True, max_length=746, multiple=True),
+                ),
+                (
+                    "baseline_date",
+                    models.DateField(
+                        blank=True, help_text="Milestones: the originally planned date.", null=True
+                    ),
+                ),
+                (
+                    "baseline_precision",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("minute", "Exact time"),
+                            ("day", "Day"),
+                            ("month", "Month"),
+                            ("quarter", "Quarter"),
+                            ("year", "Year"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("sequence", models.PositiveIntegerField(default=0, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "participants",
+                    models.ManyToManyField(blank=True, related_name="events", to="timeline.actor"),
+                ),
+                (
+                    "place",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="timeline.place",
+                    ),
+                ),
+                (
+                    "topics",
+                    models.ManyToManyField(blank=True, related_name="events", to="timeline.topic"),
+                ),
+                (
+                    "track",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="timeline.track",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start_utc', 'title'],
-                'permissions': [('publish_event', 'Can publish and unpublish events')],
+                "ordering": ["start_utc", "title"],
+                "permissions": [("publish_event", "Can publish and unpublish events")],
             },
         ),
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=600, verbose_name='URL')),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('publisher', models.CharField(max_length=200)),
-                ('published_on', models.DateField(verbose_name='publication date')),
-                ('quote', models.TextField(blank=True)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='timeline.event')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=600, verbose_name="URL")),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("publisher", models.CharField(max_length=200)),
+                ("published_on", models.DateField(verbose_name="publication date")),
+                ("quote", models.TextField(blank=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sources",
+                        to="timeline.event",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['published_on', 'pk'],
+                "ordering": ["published_on", "pk"],
             },
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['published', 'start_utc'], name='timeline_ev_publish_dbf90c_idx'),
+            model_name="event",
+            index=models.Index(
+                fields=["published", "start_utc"], name="timeline_ev_publish_dbf90c_idx"
+            ),
         ),
     ]

@@ -24,7 +24,9 @@ def create_groups(apps, schema_editor):
     Permission = apps.get_model("auth", "Permission")
 
     def permissions(codenames):
-        found = Permission.objects.filter(content_type__app_label="timeline", codename__in=codenames)
+        found = Permission.objects.filter(
+            content_type__app_label="timeline", codename__in=codenames
+        )
         missing = set(codenames) - set(found.values_list("codename", flat=True))
         if missing:
             raise RuntimeError(f"Missing permissions: {sorted(missing)}")

@@ -6,72 +6,123 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0002_editor_groups'),
+        ("timeline", "0002_editor_groups"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventFragment',
+            name="EventFragment",
             fields=[
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='fragment', serialize=False, to='timeline.event')),
-                ('version', models.CharField(max_length=200)),
-                ('body', models.BinaryField()),
-                ('deflated', models.BinaryField(help_text='The body as a standalone raw deflate block.')),
+                (
+                    "event",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="fragment",
+                        serialize=False,
+                        to="timeline.event",
+                    ),
+                ),
+                ("version", models.CharField(max_length=200)),
+                ("body", models.BinaryField()),
+                (
+                    "deflated",
+                    models.BinaryField(help_text="The body as a standalone raw deflate block."),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Feed',
+            name="Feed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='e.g. all, topic:energy', max_length=120, unique=True)),
-                ('body_name', models.CharField(blank=True, max_length=300)),
-                ('gzip_name', models.CharField(blank=True, max_length=300)),
-                ('manifest_name', models.CharField(blank=True, max_length=300)),
-                ('size', models.PositiveIntegerField(default=0)),
-                ('etag', models.CharField(max_length=80)),
-                ('last_modified', models.DateTimeField(help_text='When the bytes last changed.')),
-                ('published_at', models.DateTimeField()),
-                ('event_count', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="e.g. all, topic:energy", max_length=120, unique=True
+                    ),
+                ),
+                ("body_name", models.CharField(blank=True, max_length=300)),
+                ("gzip_name", models.CharField(blank=True, max_length=300)),
+                ("manifest_name", models.CharField(blank=True, max_length=300)),
+                ("size", models.PositiveIntegerField(default=0)),
+                ("etag", models.CharField(max_length=80)),
+                ("last_modified", models.DateTimeField(help_text="When the bytes last changed.")),
+                ("published_at", models.DateTimeField()),
+                ("event_count", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='FeedMembership',
+            name="FeedMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='timeline.event')),
-                ('feed', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='timeline.feed')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="timeline.event"
+                    ),
+                ),
+                (
+                    "feed",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="timeline.feed"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='feed',
-            name='events',
-            field=models.ManyToManyField(related_name='feeds', through='timeline.FeedMembership', to='timeline.event'),
+            model_name="feed",
+            name="events",
+            field=models.ManyToManyField(
+                related_name="feeds", through="timeline.FeedMembership", to="timeline.event"
+            ),
         ),
         migrations.CreateModel(
-            name='PrivateFeed',
+            name="PrivateFeed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='Who or what this feed is for.', max_length=200)),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('countries', django_countries.fields.CountryField(blank=True, max_length=746, multiple=True)),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('token_issued_at', models.DateTimeField(editable=False, null=True)),
-                ('actors', models.ManyToManyField(blank=True, to='timeline.actor')),
-                ('topics', models.ManyToManyField(blank=True, to='timeline.topic')),
-                ('tracks', models.ManyToManyField(blank=True, to='timeline.track')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(help_text="Who or what this feed is for.", max_length=200),
+                ),
+                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "countries",
+                    django_countries.fields.CountryField(blank=True, max_length=746, multiple=True),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("token_issued_at", models.DateTimeField(editable=False, null=True)),
+                ("actors", models.ManyToManyField(blank=True, to="timeline.actor")),
+                ("topics", models.ManyToManyField(blank=True, to="timeline.topic")),
+                ("tracks", models.ManyToManyField(blank=True, to="timeline.track")),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddConstraint(
-            model_name='feedmembership',
-            constraint=models.UniqueConstraint(fields=('feed', 'event'), name='unique_feed_membership'),
+            model_name="feedmembership",
+            constraint=models.UniqueConstraint(
+                fields=("feed", "event"), name="unique_feed_membership"
+            ),
         ),
     ]

@@ -11,16 +11,15 @@ def fill_zone(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0004_event_revision'),
+        ("timeline", "0004_event_revision"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='event',
-            name='zone',
-            field=models.CharField(default='UTC', editable=False, max_length=64),
+            model_name="event",
+            name="zone",
+            field=models.CharField(default="UTC", editable=False, max_length=64),
         ),
         migrations.RunPython(fill_zone, migrations.RunPython.noop),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0005_event_zone'),
+        ("timeline", "0005_event_zone"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='eventfragment',
-            name='deflated',
+            model_name="eventfragment",
+            name="deflated",
         ),
     ]

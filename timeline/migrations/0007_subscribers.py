@@ -8,76 +8,255 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0006_drop_fragment_deflated'),
+        ("timeline", "0006_drop_fragment_deflated"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnnouncedSchedule',
+            name="AnnouncedSchedule",
             fields=[
-                ('event', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='announced', serialize=False, to='timeline.event')),
-                ('data', models.JSONField()),
-                ('revision', models.PositiveIntegerField(default=0)),
+                (
+                    "event",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="announced",
+                        serialize=False,
+                        to="timeline.event",
+                    ),
+                ),
+                ("data", models.JSONField()),
+                ("revision", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Subscriber',
+            name="Subscriber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254, unique=True)),
-                ('language', models.CharField(choices=[('en', 'English')], default='en', max_length=8)),
-                ('timezone', models.CharField(default='UTC', max_length=64, validators=[timeline.models.record.validate_iana_zone], verbose_name='time zone')),
-                ('lead_times', models.JSONField(default=timeline.models.subscribers.default_lead_times, help_text='Minutes before the start.')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('paused', models.BooleanField(default=False, help_text='Paused subscribers are sent nothing.')),
-                ('unsubscribed_at', models.DateTimeField(blank=True, null=True)),
-                ('link_nonce', models.CharField(default='', editable=False, max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True)),
+                (
+                    "language",
+                    models.CharField(choices=[("en", "English")], default="en", max_length=8),
+                ),
+                (
+                    "timezone",
+                    models.CharField(
+                        default="UTC",
+                        max_length=64,
+                        validators=[timeline.models.record.validate_iana_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                (
+                    "lead_times",
+                    models.JSONField(
+                        default=timeline.models.subscribers.default_lead_times,
+                        help_text="Minutes before the start.",
+                    ),
+                ),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "paused",
+                    models.BooleanField(
+                        default=False, help_text="Paused subscribers are sent nothing."
+                    ),
+                ),
+                ("unsubscribed_at", models.DateTimeField(blank=True, null=True)),
+                ("link_nonce", models.CharField(default="", editable=False, max_length=32)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['email'],
+                "ordering": ["email"],
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('confirmation', 'Confirm your address'), ('reminder', 'Reminder'), ('rescheduled', 'Changed'), ('cancelled', 'Cancelled'), ('date_announced', 'Date announced')], max_length=20)),
-                ('key', models.CharField(default='', max_length=60)),
-                ('lead_minutes', models.PositiveIntegerField(blank=True, null=True)),
-                ('due_at', models.DateTimeField(db_index=True)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='timeline.event')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='timeline.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("confirmation", "Confirm your address"),
+                            ("reminder", "Reminder"),
+                            ("rescheduled", "Changed"),
+                            ("cancelled", "Cancelled"),
+                            ("date_announced", "Date announced"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("key", models.CharField(default="", max_length=60)),
+                ("lead_minutes", models.PositiveIntegerField(blank=True, null=True)),
+                ("due_at", models.DateTimeField(db_index=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="timeline.event",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox",
+                        to="timeline.subscriber",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'pk'],
-                'indexes': [models.Index(fields=['state', 'due_at'], name='timeline_no_state_75f32e_idx')],
-                'constraints': [models.UniqueConstraint(fields=('subscriber', 'event', 'kind', 'key'), name='one_notification_per_purpose'), models.UniqueConstraint(condition=models.Q(('event__isnull', True)), fields=('subscriber', 'kind', 'key'), name='one_eventless_notification_per_purpose')],
+                "ordering": ["due_at", "pk"],
+                "indexes": [
+                    models.Index(fields=["state", "due_at"], name="timeline_no_state_75f32e_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("subscriber", "event", "kind", "key"),
+                        name="one_notification_per_purpose",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("event__isnull", True)),
+                        fields=("subscriber", "kind", "key"),
+                        name="one_eventless_notification_per_purpose",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', django_countries.fields.CountryField(blank=True, max_length=2)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='timeline.actor')),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='timeline.event')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follows', to='timeline.subscriber')),
-                ('topic', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='timeline.topic')),
-                ('track', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='timeline.track')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country", django_countries.fields.CountryField(blank=True, max_length=2)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="timeline.actor",
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="timeline.event",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="follows",
+                        to="timeline.subscriber",
+                    ),
+                ),
+                (
+                    "topic",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="timeline.topic",
+                    ),
+                ),
+                (
+                    "track",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="timeline.track",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('actor__isnull', True), ('country', ''), ('event__isnull', True), ('topic__isnull', False), ('track__isnull', True)), models.Q(('actor__isnull', False), ('country', ''), ('event__isnull', True), ('topic__isnull', True), ('track__isnull', True)), models.Q(('actor__isnull', True), ('country', ''), ('event__isnull', True), ('topic__isnull', True), ('track__isnull', False)), models.Q(('actor__isnull', True), ('country', ''), ('event__isnull', False), ('topic__isnull', True), ('track__isnull', True)), models.Q(('actor__isnull', True), ('event__isnull', True), ('topic__isnull', True), ('track__isnull', True), models.Q(('country', ''), _negated=True)), _connector='OR'), name='subscription_follows_exactly_one_thing')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(
+                                ("actor__isnull", True),
+                                ("country", ""),
+                                ("event__isnull", True),
+                                ("topic__isnull", False),
+                                ("track__isnull", True),
+                            ),
+                            models.Q(
+                                ("actor__isnull", False),
+                                ("country", ""),
+                                ("event__isnull", True),
+                                ("topic__isnull", True),
+                                ("track__isnull", True),
+                            ),
+                            models.Q(
+                                ("actor__isnull", True),
+                                ("country", ""),
+                                ("event__isnull", True),
+                                ("topic__isnull", True),
+                                ("track__isnull", False),
+                            ),
+                            models.Q(
+                                ("actor__isnull", True),
+                                ("country", ""),
+                                ("event__isnull", False),
+                                ("topic__isnull", True),
+                                ("track__isnull", True),
+                            ),
+                            models.Q(
+                                ("actor__isnull", True),
+                                ("event__isnull", True),
+                                ("topic__isnull", True),
+                                ("track__isnull", True),
+                                models.Q(("country", ""), _negated=True),
+                            ),
+                            _connector="OR",
+                        ),
+                        name="subscription_follows_exactly_one_thing",
+                    )
+                ],
             },
         ),
     ]

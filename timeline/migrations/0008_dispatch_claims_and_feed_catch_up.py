@@ -4,39 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0007_subscribers'),
+        ("timeline", "0007_subscribers"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='event',
-            name='feeds_revision',
+            model_name="event",
+            name="feeds_revision",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='claim_token',
+            model_name="notification",
+            name="claim_token",
             field=models.UUIDField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='claimed_at',
+            model_name="notification",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='claimed_by',
+            model_name="notification",
+            name="claimed_by",
             field=models.PositiveIntegerField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='uncertain_attempts',
+            model_name="notification",
+            name="uncertain_attempts",
             field=models.PositiveIntegerField(default=0),
         ),
         # Feeds already published every existing event: nothing is owed yet.
-    migrations.RunSQL(
-        "UPDATE timeline_event SET feeds_revision = revision", migrations.RunSQL.noop
-    ),
-]
+        migrations.RunSQL(
+            "UPDATE timeline_event SET feeds_revision = revision", migrations.RunSQL.noop
+        ),
+    ]

@@ -6,105 +6,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0008_dispatch_claims_and_feed_catch_up'),
+        ("timeline", "0008_dispatch_claims_and_feed_catch_up"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='actor',
-            name='name',
+            model_name="actor",
+            name="name",
             field=timeline.text.OneLineField(max_length=200),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='role',
+            model_name="actor",
+            name="role",
             field=timeline.text.OneLineField(blank=True, max_length=300),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='baseline_date',
-            field=models.DateField(blank=True, help_text='Milestones: the originally planned date.', null=True, validators=[timeline.models.record.validate_event_date]),
+            model_name="event",
+            name="baseline_date",
+            field=models.DateField(
+                blank=True,
+                help_text="Milestones: the originally planned date.",
+                null=True,
+                validators=[timeline.models.record.validate_event_date],
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='description',
+            model_name="event",
+            name="description",
             field=timeline.text.LongTextField(blank=True, max_length=20000),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='end_date',
-            field=models.DateField(blank=True, help_text='Last local day (inclusive).', null=True, validators=[timeline.models.record.validate_event_date]),
+            model_name="event",
+            name="end_date",
+            field=models.DateField(
+                blank=True,
+                help_text="Last local day (inclusive).",
+                null=True,
+                validators=[timeline.models.record.validate_event_date],
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='start_date',
-            field=models.DateField(help_text='Local date; for a month, quarter or year, any day in it.', validators=[timeline.models.record.validate_event_date]),
+            model_name="event",
+            name="start_date",
+            field=models.DateField(
+                help_text="Local date; for a month, quarter or year, any day in it.",
+                validators=[timeline.models.record.validate_event_date],
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='summary',
-            field=timeline.text.LongTextField(blank=True, help_text='One or two sentences.', max_length=2000),
+            model_name="event",
+            name="summary",
+            field=timeline.text.LongTextField(
+                blank=True, help_text="One or two sentences.", max_length=2000
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='title',
+            model_name="event",
+            name="title",
             field=timeline.text.OneLineField(max_length=300),
         ),
         migrations.AlterField(
-            model_name='place',
-            name='name',
+            model_name="place",
+            name="name",
             field=timeline.text.OneLineField(max_length=200),
         ),
         migrations.AlterField(
-            model_name='privatefeed',
-            name='name',
-            field=timeline.text.OneLineField(help_text='Who or what this feed is for.', max_length=200),
+            model_name="privatefeed",
+            name="name",
+            field=timeline.text.OneLineField(
+                help_text="Who or what this feed is for.", max_length=200
+            ),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='published_on',
-            field=models.DateField(validators=[timeline.models.record.validate_event_date], verbose_name='publication date'),
+            model_name="source",
+            name="published_on",
+            field=models.DateField(
+                validators=[timeline.models.record.validate_event_date],
+                verbose_name="publication date",
+            ),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='publisher',
+            model_name="source",
+            name="publisher",
             field=timeline.text.OneLineField(max_length=200),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='quote',
+            model_name="source",
+            name="quote",
             field=timeline.text.LongTextField(blank=True, max_length=20000),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='title',
+            model_name="source",
+            name="title",
             field=timeline.text.OneLineField(blank=True, max_length=300),
         ),
         migrations.AlterField(
-            model_name='subscriber',
-            name='email',
-            field=models.EmailField(max_length=254, unique=True, validators=[timeline.text.validate_email_local_part]),
+            model_name="subscriber",
+            name="email",
+            field=models.EmailField(
+                max_length=254, unique=True, validators=[timeline.text.validate_email_local_part]
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='description',
+            model_name="topic",
+            name="description",
             field=timeline.text.LongTextField(blank=True, max_length=20000),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='name',
+            model_name="topic",
+            name="name",
             field=timeline.text.OneLineField(max_length=100, unique=True),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='description',
+            model_name="track",
+            name="description",
             field=timeline.text.LongTextField(blank=True, max_length=20000),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='name',
+            model_name="track",
+            name="name",
             field=timeline.text.OneLineField(max_length=200),
         ),
     ]

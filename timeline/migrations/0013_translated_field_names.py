@@ -5,165 +5,217 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0012_field_and_model_names'),
+        ("timeline", "0012_field_and_model_names"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='actor',
-            name='name_en',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="actor",
+            name="name_en",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='name_kk',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="actor",
+            name="name_kk",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='name_ru',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="actor",
+            name="name_ru",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='role_en',
-            field=timeline.text.OneLineField(blank=True, max_length=300, null=True, verbose_name='role'),
+            model_name="actor",
+            name="role_en",
+            field=timeline.text.OneLineField(
+                blank=True, max_length=300, null=True, verbose_name="role"
+            ),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='role_kk',
-            field=timeline.text.OneLineField(blank=True, max_length=300, null=True, verbose_name='role'),
+            model_name="actor",
+            name="role_kk",
+            field=timeline.text.OneLineField(
+                blank=True, max_length=300, null=True, verbose_name="role"
+            ),
         ),
         migrations.AlterField(
-            model_name='actor',
-            name='role_ru',
-            field=timeline.text.OneLineField(blank=True, max_length=300, null=True, verbose_name='role'),
+            model_name="actor",
+            name="role_ru",
+            field=timeline.text.OneLineField(
+                blank=True, max_length=300, null=True, verbose_name="role"
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='description_en',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="event",
+            name="description_en",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='description_kk',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="event",
+            name="description_kk",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='description_ru',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="event",
+            name="description_ru",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='summary_en',
-            field=timeline.text.LongTextField(blank=True, help_text='One or two sentences.', max_length=2000, null=True, verbose_name='summary'),
+            model_name="event",
+            name="summary_en",
+            field=timeline.text.LongTextField(
+                blank=True,
+                help_text="One or two sentences.",
+                max_length=2000,
+                null=True,
+                verbose_name="summary",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='summary_kk',
-            field=timeline.text.LongTextField(blank=True, help_text='One or two sentences.', max_length=2000, null=True, verbose_name='summary'),
+            model_name="event",
+            name="summary_kk",
+            field=timeline.text.LongTextField(
+                blank=True,
+                help_text="One or two sentences.",
+                max_length=2000,
+                null=True,
+                verbose_name="summary",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='summary_ru',
-            field=timeline.text.LongTextField(blank=True, help_text='One or two sentences.', max_length=2000, null=True, verbose_name='summary'),
+            model_name="event",
+            name="summary_ru",
+            field=timeline.text.LongTextField(
+                blank=True,
+                help_text="One or two sentences.",
+                max_length=2000,
+                null=True,
+                verbose_name="summary",
+            ),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='title_en',
-            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name='title'),
+            model_name="event",
+            name="title_en",
+            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name="title"),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='title_kk',
-            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name='title'),
+            model_name="event",
+            name="title_kk",
+            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name="title"),
         ),
         migrations.AlterField(
-            model_name='event',
-            name='title_ru',
-            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name='title'),
+            model_name="event",
+            name="title_ru",
+            field=timeline.text.OneLineField(max_length=300, null=True, verbose_name="title"),
         ),
         migrations.AlterField(
-            model_name='place',
-            name='name_en',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="place",
+            name="name_en",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='place',
-            name='name_kk',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="place",
+            name="name_kk",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='place',
-            name='name_ru',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="place",
+            name="name_ru",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='language',
-            field=models.CharField(choices=[('kk', 'Қазақша'), ('ru', 'Русский'), ('en', 'English')], help_text='The language the source itself is written in.', max_length=8, verbose_name='language'),
+            model_name="source",
+            name="language",
+            field=models.CharField(
+                choices=[("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")],
+                help_text="The language the source itself is written in.",
+                max_length=8,
+                verbose_name="language",
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='description_en',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="topic",
+            name="description_en",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='description_kk',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="topic",
+            name="description_kk",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='description_ru',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="topic",
+            name="description_ru",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='name_en',
-            field=timeline.text.OneLineField(max_length=100, null=True, unique=True, verbose_name='name'),
+            model_name="topic",
+            name="name_en",
+            field=timeline.text.OneLineField(
+                max_length=100, null=True, unique=True, verbose_name="name"
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='name_kk',
-            field=timeline.text.OneLineField(max_length=100, null=True, unique=True, verbose_name='name'),
+            model_name="topic",
+            name="name_kk",
+            field=timeline.text.OneLineField(
+                max_length=100, null=True, unique=True, verbose_name="name"
+            ),
         ),
         migrations.AlterField(
-            model_name='topic',
-            name='name_ru',
-            field=timeline.text.OneLineField(max_length=100, null=True, unique=True, verbose_name='name'),
+            model_name="topic",
+            name="name_ru",
+            field=timeline.text.OneLineField(
+                max_length=100, null=True, unique=True, verbose_name="name"
+            ),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='description_en',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="track",
+            name="description_en",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='description_kk',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="track",
+            name="description_kk",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='description_ru',
-            field=timeline.text.LongTextField(blank=True, max_length=20000, null=True, verbose_name='description'),
+            model_name="track",
+            name="description_ru",
+            field=timeline.text.LongTextField(
+                blank=True, max_length=20000, null=True, verbose_name="description"
+            ),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='name_en',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="track",
+            name="name_en",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='name_kk',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="track",
+            name="name_kk",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
         migrations.AlterField(
-            model_name='track',
-            name='name_ru',
-            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name='name'),
+            model_name="track",
+            name="name_ru",
+            field=timeline.text.OneLineField(max_length=200, null=True, verbose_name="name"),
         ),
     ]

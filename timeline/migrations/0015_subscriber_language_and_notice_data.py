@@ -38,20 +38,27 @@ def notices_as_data(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('timeline', '0014_feeds_per_language'),
+        ("timeline", "0014_feeds_per_language"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='subscriber',
-            name='language',
-            field=models.CharField(choices=[('kk', 'Қазақша'), ('ru', 'Русский'), ('en', 'English')], default='en', max_length=8, verbose_name='language'),
+            model_name="subscriber",
+            name="language",
+            field=models.CharField(
+                choices=[("kk", "Қазақша"), ("ru", "Русский"), ("en", "English")],
+                default="en",
+                max_length=8,
+                verbose_name="language",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subscriber',
-            constraint=models.CheckConstraint(condition=models.Q(('language__in', ('kk', 'ru', 'en'))), name='subscriber_language_is_ours'),
+            model_name="subscriber",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("language__in", ("kk", "ru", "en"))),
+                name="subscriber_language_is_ours",
+            ),
         ),
         migrations.RunPython(notices_as_data, migrations.RunPython.noop),
     ]

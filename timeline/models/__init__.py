@@ -1,5 +1,7 @@
 """The timeline's models: the record, and what is published from it."""
 
+from .agreements import Agreement, AgreementStep
+from .figures import Figure, Metric
 from .operations import Heartbeat
 from .publishing import (
     EventFragment,
@@ -17,6 +19,7 @@ from .record import (
     Place,
     Precision,
     Source,
+    SourceKind,
     Topic,
     Track,
     allowed_published,
@@ -38,19 +41,24 @@ from .tokens import hash_token
 __all__ = [
     "LEAD_TIME_CHOICES",
     "Actor",
+    "Agreement",
+    "AgreementStep",
     "AnnouncedSchedule",
     "Event",
     "EventFragment",
     "EventQuerySet",
     "Feed",
     "FeedMembership",
+    "Figure",
     "Follows",
     "Heartbeat",
+    "Metric",
     "Notification",
     "Place",
     "Precision",
     "PrivateFeed",
     "Source",
+    "SourceKind",
     "Subscriber",
     "SubscriberLink",
     "Subscription",

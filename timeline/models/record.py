@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -20,7 +21,7 @@ from django_countries.fields import CountryField
 from django_stubs_ext import StrOrPromise
 from modeltranslation.manager import MultilingualManager
 
-from .. import l10n, languages, timing
+from .. import languages, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
 from .translations import Translated
 
@@ -269,7 +270,18 @@ class EventQuerySet(models.QuerySet["Event"]):
         return {code for value in values for code in value.split(",") if code}
 
 
-class Event(Translated):
+class Publishable(models.Model):
+    """A record readers see only once someone with the publish permission publishes it."""
+
+    published = models.BooleanField(
+        _("published"), default=False, help_text=_("Drafts are seen only in the admin.")
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Event(Translated, Publishable):
     translated_fields = ("title", "summary", "description")
 
     class Kind(models.TextChoices):
@@ -320,10 +332,6 @@ class Event(Translated):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.CONFIRMED
     )
-    published = models.BooleanField(
-        _("published"), default=False, help_text=_("Drafts are seen only in the admin.")
-    )
-
     precision = models.CharField(
         _("date precision"), max_length=10, choices=Precision.choices, default=Precision.DAY
     )
@@ -377,6 +385,15 @@ class Event(Translated):
         on_delete=models.PROTECT,
         related_name="events",
         verbose_name=_("track"),
+    )
+    part_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="parts",
+        verbose_name=_("part of"),
+        help_text=_("The event this one is part of, such as the state visit of a round of talks."),
     )
     baseline_date = models.DateField(
         _("baseline date"),
@@ -584,8 +601,39 @@ class Event(Translated):
                 add("timezone", _("An event with an exact time needs a time zone or a place."))
             elif not zone_name or timing.is_iana_zone(zone_name):
                 self._check_span(add, zone_name or "UTC")
+        if self.part_of_id and self.part_of is not None:
+            self._check_part_of(add, self.part_of, dates_known=not errors and placeable)
         if errors:
             raise ValidationError(errors)
+
+    def local_days(self) -> tuple[dt.date, dt.date]:
+        """Return the first and last local day the event's date covers, at its precision."""
+        last = self.end_date or (
+            timing.period_end(self.start_date, self.precision) - dt.timedelta(days=1)
+        )
+        return timing.period_start(self.start_date, self.precision), last
+
+    def _check_part_of(
+        self, add: Callable[[str, StrOrPromise], None], whole: "Event", *, dates_known: bool
+    ) -> None:
+        seen = {self.pk} if self.pk else set()
+        ancestor: Event | None = whole
+        while ancestor is not None:
+            if ancestor.pk in seen:
+                add("part_of", _("An event cannot be part of itself or of one of its own parts."))
+                return
+            seen.add(ancestor.pk)
+            ancestor = ancestor.part_of
+        if not dates_known or not self.start_date:
+            return
+        first, last = self.local_days()
+        whole_first, whole_last = whole.local_days()
+        if first < whole_first or last > whole_last:
+            add(
+                "part_of",
+                _("A part falls within the dates of the event it is part of (%(when)s).")
+                % {"when": whole.when},
+            )
 
     def _check_span(self, add: Callable[[str, StrOrPromise], None], zone_name: str) -> None:
         try:
@@ -701,14 +749,73 @@ def _before_raw_event_save(sender: type[Event], instance: Event, raw: bool, **kw
         instance.keep_sequence_monotonic()
 
 
+class SourceKind(models.TextChoices):
+    OFFICIAL = "official", _("Official")
+    MEDIA = "media", _("Media")
+    OTHER = "other", _("Other")
+
+
+# Official sources come first wherever sources are listed.
+SOURCE_KIND_ORDER = (SourceKind.OFFICIAL, SourceKind.MEDIA, SourceKind.OTHER)
+
+
+class SourceQuerySet(models.QuerySet["Source"]):
+    def official_first(self) -> "SourceQuerySet":
+        """Order official sources first, then media, then others, each oldest first."""
+        rank = models.Case(
+            *(models.When(kind=kind, then=index) for index, kind in enumerate(SOURCE_KIND_ORDER)),
+            default=len(SOURCE_KIND_ORDER),
+        )
+        return self.order_by(rank, "published_on", "pk")
+
+
+def is_home_page(url: str) -> bool:
+    """Tell whether *url* is a site's front page ('/', '/en', '/ru/') rather than an item on it."""
+    path = urlsplit(url).path.strip("/")
+    return path == "" or (path.lower() in languages.CODES and not urlsplit(url).query)
+
+
 class Source(models.Model):
+    """A publication that reports a fact: an event, a figure or a step of an agreement."""
+
+    Kind = SourceKind
+
     event = models.ForeignKey(
-        Event, on_delete=models.CASCADE, related_name="sources", verbose_name=_("event")
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sources",
+        verbose_name=_("event"),
+    )
+    kind = models.CharField(
+        _("kind of source"),
+        max_length=10,
+        choices=SourceKind.choices,
+        default=SourceKind.MEDIA,
+        help_text=_("Official: a government's or state body's own publication."),
     )
     url = models.URLField(_("URL"), max_length=600)
+    url_is_item = models.BooleanField(
+        _("URL is the item's own address"),
+        default=True,
+        help_text=_(
+            "Untick when the item's own address is not known and the URL is only the "
+            "publisher's site: readers are told so."
+        ),
+    )
+    archived_url = models.URLField(
+        _("archived copy"), max_length=600, blank=True, help_text=_("E.g. a Wayback Machine copy.")
+    )
     title = OneLineField(_("title"), max_length=300, blank=True)
     publisher = OneLineField(_("publisher"), max_length=200)
     published_on = models.DateField(_("publication date"), validators=[validate_event_date])
+    published_precision = models.CharField(
+        _("publication date precision"),
+        max_length=10,
+        choices=[(p, label) for p, label in Precision.choices if p != Precision.MINUTE],
+        default=Precision.DAY,
+    )
     quote = LongTextField(_("quote"), blank=True)
     # Sources are not translated: readers are told which language each is written in.
     language = models.CharField(
@@ -718,10 +825,40 @@ class Source(models.Model):
         help_text=_("The language the source itself is written in."),
     )
 
+    objects = SourceQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("source")
         verbose_name_plural = _("sources")
         ordering = ["published_on", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.publisher}, {l10n.date(self.published_on)}"
+        name = f"{self.publisher}, {self.published_label}"
+        return f"{name}: {self.title}" if self.title else name
+
+    @property
+    def is_official(self) -> bool:
+        """Tell whether a government or state body published it."""
+        return self.kind == SourceKind.OFFICIAL
+
+    @property
+    def published_label(self) -> str:
+        """Return the publication date at its precision in the active language."""
+        return timing.describe(
+            self.published_precision or Precision.DAY, self.published_on, still_to_come=False
+        )
+
+    def clean(self) -> None:
+        """Refuse a site's front page given as an item's address."""
+        super().clean()
+        if self.published_on and self.published_precision:
+            self.published_on = timing.period_start(self.published_on, self.published_precision)
+        if self.url and self.url_is_item and is_home_page(self.url):
+            raise ValidationError(
+                {
+                    "url": _(
+                        "This is a site's front page, not an item on it: give the item's own "
+                        "address, or untick “URL is the item's own address”."
+                    )
+                }
+            )
