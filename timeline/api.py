@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 
 from . import languages, timing
 from .languages import CODES
-from .models import Event
+from .models import Event, Source
 from .models.translations import Translated, shown
 from .queries import filtered_events
 from .reader_language import EVERY, UnknownLanguage, asked_language, say_language
@@ -82,7 +82,7 @@ class Words:
         return render(self.language)
 
 
-def _url(path: Callable[[], str]) -> Callable[[str], str]:
+def url_renderer(path: Callable[[], str]) -> Callable[[str], str]:
     """Return a renderer of the page at *path()* (reversed) in a given language."""
 
     def render(language: str) -> str:
@@ -90,6 +90,22 @@ def _url(path: Callable[[], str]) -> Callable[[str], str]:
             return settings.SITE_URL + path()
 
     return render
+
+
+def source_json(source: Source) -> dict[str, Any]:
+    """Return a source as the API shows it, in its own language (sources are not translated)."""
+    return {
+        "kind": source.kind,
+        "url": source.url,
+        "url_is_item": source.url_is_item,
+        "archived_url": source.archived_url or None,
+        "title": source.title,
+        "publisher": source.publisher,
+        "published_on": source.published_on.isoformat(),
+        "published_precision": source.published_precision,
+        "quote": source.quote,
+        "language": source.language,
+    }
 
 
 def event_json(event: Event, language: str = languages.DEFAULT) -> dict[str, Any]:
@@ -102,8 +118,8 @@ def event_json(event: Event, language: str = languages.DEFAULT) -> dict[str, Any
         "language": language,
         "uid": str(event.uid),
         "slug": event.slug,
-        "url": words.made(_url(event.get_absolute_url)),
-        "ics": words.made(_url(lambda: reverse("timeline:event-ics", args=[event.slug])))
+        "url": words.made(url_renderer(event.get_absolute_url)),
+        "ics": words.made(url_renderer(lambda: reverse("timeline:event-ics", args=[event.slug])))
         if event.is_calendar_dated
         else None,
         **words.text(event, "title"),
@@ -148,18 +164,10 @@ def event_json(event: Event, language: str = languages.DEFAULT) -> dict[str, Any
         }
         if event.baseline_date
         else None,
-        "sources": [
-            {
-                "url": s.url,
-                "title": s.title,
-                "publisher": s.publisher,
-                "published_on": s.published_on.isoformat(),
-                "quote": s.quote,
-                # Sources are not translated: each is in its own language.
-                "language": s.language,
-            }
-            for s in event.sources.all()
-        ],
+        "part_of": str(event.part_of.uid)
+        if event.part_of is not None and event.part_of.published
+        else None,
+        "sources": [source_json(source) for source in event.sources.all()],
         "sequence": event.sequence,
         "created": event.created_at.isoformat(),
         "updated": event.updated_at.isoformat(),
@@ -169,13 +177,13 @@ def event_json(event: Event, language: str = languages.DEFAULT) -> dict[str, Any
     return data
 
 
-def _page_link(request: HttpRequest, number: int) -> str:
+def page_link(request: HttpRequest, number: int) -> str:
     params = request.GET.copy()
     params["page"] = str(number)
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
-def _in_language(
+def answer_in_language(
     view: Callable[..., JsonResponse],
 ) -> Callable[..., HttpResponseBase]:
     """Answer in the language asked for (see `asked_language`), said in the answer and its
@@ -196,7 +204,7 @@ def _in_language(
 
 
 @require_safe
-@_in_language
+@answer_in_language
 def event_list(request: HttpRequest, language: str) -> JsonResponse:
     """List published events, filtered like the timeline, a page at a time."""
     try:
@@ -213,15 +221,15 @@ def event_list(request: HttpRequest, language: str) -> JsonResponse:
         {
             "language": language,
             "count": paginator.count,
-            "next": _page_link(request, number + 1) if page.has_next() else None,
-            "previous": _page_link(request, number - 1) if page.has_previous() else None,
+            "next": page_link(request, number + 1) if page.has_next() else None,
+            "previous": page_link(request, number - 1) if page.has_previous() else None,
             "results": [event_json(event, language) for event in page.object_list],
         }
     )
 
 
 @require_safe
-@_in_language
+@answer_in_language
 def event_item(request: HttpRequest, uid: str, language: str) -> JsonResponse:
     """Show one published event by its stable UID."""
     event = filtered_events(QueryDict()).filter(uid=uid).first()

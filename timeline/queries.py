@@ -2,10 +2,10 @@
 
 from collections.abc import Callable
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import QueryDict
 
-from .models import Actor, Event, EventQuerySet, Follows, Topic, Track
+from .models import Actor, Event, EventQuerySet, Follows, Source, Topic, Track
 
 # Each filter value is a follow (what one selects is `EventQuerySet.matching`), except the kind.
 FILTERS: dict[str, Callable[[str], EventQuerySet]] = {
@@ -31,7 +31,11 @@ def filtered_events(params: QueryDict) -> QuerySet[Event]:
             if value:
                 events = events.filter(pk__in=chosen(value).values("pk"))
     return (
-        events.select_related("place", "track")
-        .prefetch_related("participants", "topics", "sources")
+        events.select_related("place", "track", "part_of")
+        .prefetch_related(
+            "participants",
+            "topics",
+            Prefetch("sources", queryset=Source.objects.official_first()),
+        )
         .order_by("start_utc", "uid")
     )

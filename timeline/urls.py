@@ -9,7 +9,7 @@ serving English; the API and machine endpoints keep one address each.
 from django.urls import URLPattern, URLResolver, path, register_converter
 from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
-from . import api, languages, views
+from . import api, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
@@ -45,6 +45,7 @@ def feed_paths(route: str, kind: str, name: str) -> list[URLPattern]:
 page_patterns = [
     path("", views.timeline, name="index"),
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
+    path("figures/<slug:slug>/", views.timeline, name="metric"),  # TEMP until the metric page
     path("events/<slug:slug>.ics", feed_views.event_ics, name="event-ics"),
     path("feeds/", feed_views.feed_directory, name="feeds"),
     path("subscribe/", subscription_views.subscribe, name="subscribe"),
@@ -79,6 +80,8 @@ urlpatterns = [
     path("feeds/private/<str:token>.ics", feed_views.private_feed, name="feed-private"),
     path("api/events/", api.event_list, name="api-events"),
     path("api/events/<uuid:uid>/", api.event_item, name="api-event"),
+    path("api/figures/", figures_api.figure_list, name="api-figures"),
+    path("api/schemas/<slug:name>.json", figures_api.schema, name="api-schema"),
     path("feeds/changes.atom", atom.ChangesFeed(), name="feed-changes"),
     path("healthz", views.healthz, name="healthz"),
 ]

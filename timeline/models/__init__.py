@@ -1,7 +1,7 @@
 """The timeline's models: the record, and what is published from it."""
 
 from .agreements import Agreement, AgreementStep
-from .figures import Figure, Metric
+from .figures import Figure, FigureQuerySet, Metric
 from .operations import Heartbeat
 from .publishing import (
     EventFragment,
@@ -50,6 +50,7 @@ __all__ = [
     "Feed",
     "FeedMembership",
     "Figure",
+    "FigureQuerySet",
     "Follows",
     "Heartbeat",
     "Metric",

@@ -216,7 +216,9 @@ class Figure(Publishable):
             self._check_period(metric, add)
         if self.kind == self.Kind.ACTUAL and self.period_end is not None:
             stated = self._stated_on()
-            first_day = self.period_start or self.period_end
+            first_day = self.period_start or timing.period_start(
+                self.period_end, self.period_precision or Precision.DAY
+            )
             if stated is not None and first_day > stated:
                 add(
                     "kind",
