@@ -241,3 +241,30 @@ def test_feed_description_writes_source_dates_in_english_unless_asked(db):
     assert "- Kazinform, 3 ноября 2025\u202fг.: https://x.kz/a" in publishing.describe_event(
         event, "https://timeline.test/e/", "ru"
     )
+
+
+def test_feed_description_lists_official_sources_first_at_their_date_precision(db):
+    event = EventFactory(summary="", description="")
+    SourceFactory(
+        event=event,
+        publisher="The Astana Times",
+        published_on=D(2025, 11, 1),
+        published_precision="month",
+        url="https://astanatimes.com/",
+        url_is_item=False,
+    )
+    SourceFactory(
+        event=event,
+        kind="official",
+        publisher="Akorda",
+        published_on=D(2025, 11, 12),
+        url="https://www.akorda.kz/en/a",
+    )
+    event = publishing.Event.objects.prefetch_related(
+        publishing.sources_official_first()
+    ).get(pk=event.pk)
+    assert publishing.describe_event(event, "https://timeline.test/e/") == (
+        "Sources:\n- Akorda, 12 Nov 2025: https://www.akorda.kz/en/a\n"
+        "- The Astana Times, November 2025 (exact address not known): https://astanatimes.com/"
+        "\n\nhttps://timeline.test/e/"
+    )

@@ -2,10 +2,18 @@
 
 from collections.abc import Callable
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 
-from .models import Actor, Event, EventQuerySet, Follows, Source, Topic, Track
+from .models import (
+    Actor,
+    Event,
+    EventQuerySet,
+    Follows,
+    Topic,
+    Track,
+    sources_official_first,
+)
 
 # Each filter value is a follow (what one selects is `EventQuerySet.matching`), except the kind.
 FILTERS: dict[str, Callable[[str], EventQuerySet]] = {
@@ -35,7 +43,7 @@ def filtered_events(params: QueryDict) -> QuerySet[Event]:
         .prefetch_related(
             "participants",
             "topics",
-            Prefetch("sources", queryset=Source.objects.official_first()),
+            sources_official_first(),
         )
         .order_by("start_utc", "uid")
     )

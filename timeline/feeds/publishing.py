@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_countries import countries
 
-from .. import l10n, languages, timing
+from .. import languages, timing
 from ..models import (
     Actor,
     Event,
@@ -33,9 +33,11 @@ from ..models import (
     FeedMembership,
     Follows,
     PrivateFeed,
+    Source,
     Topic,
     Track,
     feed_key,
+    sources_official_first,
     split_feed_key,
 )
 from ..models.translations import shown
@@ -370,7 +372,7 @@ def _render_into(
     drawn in the languages *also* too."""
     keys = {code: render_key(code) for code in (language, *also)}
     rendered = []
-    chosen = events.select_related("place").prefetch_related("topics", "sources")
+    chosen = events.select_related("place").prefetch_related("topics", sources_official_first())
     for event in chosen.iterator(chunk_size=2000):
         for code, key in keys.items():
             with translation.override(code):
@@ -476,12 +478,22 @@ def _description(event: Event, page: str, language: str) -> tuple[str, str]:
     parts = [text.text for text in written]
     sources = list(event.sources.all())
     if sources:
-        lines = [
-            f"- {s.publisher}, {l10n.date(s.published_on, language)}: {s.url}" for s in sources
-        ]
+        lines = [f"- {_source_line(source, language)}" for source in sources]
         parts.append(_("Sources:") + "\n" + "\n".join(lines))
     parts.append(page)
     return "\n\n".join(parts), written[0].language if written else language
+
+
+def _source_line(source: Source, language: str) -> str:
+    """Return a source as a line of plain text: publisher, date at its precision, address."""
+    said = f"{source.publisher}, {source.published_label_in(language)}"
+    if not source.url_is_item:
+        # Translators: the source's own address is not known; the link is the publisher's site.
+        return _("%(source)s (exact address not known): %(url)s") % {
+            "source": said,
+            "url": source.url,
+        }
+    return f"{said}: {source.url}"
 
 
 def render_single(event: Event, language: str = BARE_LANGUAGE) -> bytes:

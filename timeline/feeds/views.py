@@ -15,7 +15,7 @@ from django.utils.http import http_date, urlencode
 from django.views.decorators.http import require_safe
 
 from .. import languages
-from ..models import Event, Feed, PrivateFeed, feed_key, hash_token
+from ..models import Event, Feed, PrivateFeed, feed_key, hash_token, sources_official_first
 from ..reader_language import same_in_every_language
 from . import publishing as feeds
 from . import store as feed_store
@@ -145,7 +145,9 @@ def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     """
     language = path_language(request)
     event = get_object_or_404(
-        Event.objects.in_calendars().select_related("place").prefetch_related("topics", "sources"),
+        Event.objects.in_calendars()
+        .select_related("place")
+        .prefetch_related("topics", sources_official_first()),
         slug=slug,
     )
     body = feeds.render_single(event, language)

@@ -25,6 +25,7 @@ from .record import (
     allowed_published,
     is_calendar_precision,
     may_publish,
+    sources_official_first,
     unique_slug,
     validate_iana_zone,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "hash_token",
     "is_calendar_precision",
     "may_publish",
+    "sources_official_first",
     "split_feed_key",
     "unique_slug",
     "validate_iana_zone",

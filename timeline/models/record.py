@@ -769,6 +769,11 @@ class SourceQuerySet(models.QuerySet["Source"]):
         return self.order_by(rank, "published_on", "pk")
 
 
+def sources_official_first(lookup: str = "sources") -> models.Prefetch:
+    """Return the prefetch of an event's sources in the order readers see them, official first."""
+    return models.Prefetch(lookup, queryset=Source.objects.official_first())
+
+
 def is_home_page(url: str) -> bool:
     """Tell whether *url* is a site's front page ('/', '/en', '/ru/') rather than an item on it."""
     path = urlsplit(url).path.strip("/")
@@ -844,8 +849,15 @@ class Source(models.Model):
     @property
     def published_label(self) -> str:
         """Return the publication date at its precision in the active language."""
+        return self.published_label_in()
+
+    def published_label_in(self, language: str | None = None) -> str:
+        """Return the publication date at its precision, e.g. '12 Nov 2025' or 'November 2025'."""
         return timing.describe(
-            self.published_precision or Precision.DAY, self.published_on, still_to_come=False
+            self.published_precision or Precision.DAY,
+            self.published_on,
+            still_to_come=False,
+            language=language,
         )
 
     def clean(self) -> None:

@@ -27,7 +27,7 @@ from django.db.models.expressions import RawSQL
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
-from ..models import Event, Notification
+from ..models import Event, Notification, sources_official_first
 from . import links, mail, scheduling
 from .changes import schedule_changed
 from .scheduling import grace
@@ -110,7 +110,7 @@ def claim(batch_size: int, now: dt.datetime, token: uuid.UUID | None = None) -> 
     return list(
         Notification.objects.filter(pk__in=ids)
         .select_related("subscriber", "event", "event__place")
-        .prefetch_related("event__topics", "event__sources")
+        .prefetch_related("event__topics", sources_official_first("event__sources"))
         .order_by("due_at", "pk")
     )
 
