@@ -8,12 +8,23 @@ import pytest
 from django.core.management import call_command
 
 from timeline import languages, timing
-from timeline.models import Actor, Event, Place, Source, Topic, Track
+from timeline.models import (
+    Actor,
+    Agreement,
+    AgreementStep,
+    Event,
+    Figure,
+    Metric,
+    Place,
+    Source,
+    Topic,
+    Track,
+)
 from timeline.models.translations import MISSING, Translated, TranslationState, state_field
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Place, Actor, Topic, Track, Event, Source)
+MODELS = (Place, Actor, Topic, Track, Event, Source, Metric, Figure, Agreement, AgreementStep)
 
 
 def load_seed() -> None:
@@ -29,7 +40,8 @@ def test_loading_twice_leaves_the_same_data():
     first = snapshot()
     load_seed()
     assert snapshot() == first
-    assert Event.objects.count() >= 7
+    assert Event.objects.count() >= 8
+    assert Figure.objects.count() >= 11
 
 
 def test_every_event_is_valid_sourced_and_stored_in_utc_as_computed():
@@ -96,7 +108,7 @@ def test_the_facts_are_recorded_at_the_precision_the_sources_support():
 
 # The seed in three languages ------------------------------------------------------------------
 
-TRANSLATED = (Place, Actor, Topic, Track, Event)
+TRANSLATED = (Place, Actor, Topic, Track, Event, Metric, Agreement)
 NOTES = Path("fixtures/TRANSLATIONS.md")
 # Letters Kazakh has and Russian lacks: a Cyrillic text with one of them is Kazakh.
 KAZAKH_LETTERS = frozenset("ӘәҒғҚқҢңӨөҰұҮүҺһІі")
