@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
             name="part_of",
             field=models.ForeignKey(
                 blank=True,
-                help_text="The event this one is part of, such as the state visit of a round of talks.",
+                help_text="E.g. a round of talks is part of the state visit it was held during.",
                 null=True,
                 on_delete=django.db.models.deletion.SET_NULL,
                 related_name="parts",

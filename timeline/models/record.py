@@ -393,7 +393,7 @@ class Event(Translated, Publishable):
         on_delete=models.SET_NULL,
         related_name="parts",
         verbose_name=_("part of"),
-        help_text=_("The event this one is part of, such as the state visit of a round of talks."),
+        help_text=_("E.g. a round of talks is part of the state visit it was held during."),
     )
     baseline_date = models.DateField(
         _("baseline date"),
@@ -631,7 +631,7 @@ class Event(Translated, Publishable):
         if first < whole_first or last > whole_last:
             add(
                 "part_of",
-                _("A part falls within the dates of the event it is part of (%(when)s).")
+                _("A part must fall within the dates of the event it is part of (%(when)s).")
                 % {"when": whole.when},
             )
 
