@@ -43,7 +43,7 @@ from . import ical
 from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -370,7 +370,7 @@ def _render_into(
     drawn in the languages *also* too."""
     keys = {code: render_key(code) for code in (language, *also)}
     rendered = []
-    chosen = events.select_related("place").prefetch_related("topics", "sources")
+    chosen = events.select_related("place", "part_of").prefetch_related("topics", "sources")
     for event in chosen.iterator(chunk_size=2000):
         for code, key in keys.items():
             with translation.override(code):
@@ -440,6 +440,10 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
         location = f"{place_name}, {place.country.name}"
         said["LOCATION"] = place_name.language
     topics = [shown(topic, "name", language) for topic in event.topics.all()]
+    # A part names the event it is part of only while that is published (a draft's UID would
+    # leak it); timeline.signals bumps the part's revision when that changes, so no cached
+    # VEVENT keeps a stale RELATED-TO.
+    whole = event.published_whole
     return ical.CalendarEvent(
         uid=str(event.uid),
         sequence=event.sequence,
@@ -460,6 +464,7 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
         categories=(event.get_kind_display(), *(topic.text for topic in topics)),
         languages=said,
         category_languages=(language, *(topic.language for topic in topics)),
+        parent_uid=str(whole.uid) if whole else "",
     )
 
 

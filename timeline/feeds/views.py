@@ -145,7 +145,9 @@ def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     """
     language = path_language(request)
     event = get_object_or_404(
-        Event.objects.in_calendars().select_related("place").prefetch_related("topics", "sources"),
+        Event.objects.in_calendars()
+        .select_related("place", "part_of")
+        .prefetch_related("topics", "sources"),
         slug=slug,
     )
     body = feeds.render_single(event, language)
