@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from timeline.feeds import ical, store
 from timeline.feeds import publishing as feeds
 from timeline.models import Event, Feed
 
@@ -242,8 +243,6 @@ def test_pages_queries_do_not_grow_with_parts(client):
 def feed_body(key: str = "en/all") -> bytes:
     feed = feeds.publish(key)
     assert isinstance(feed, Feed)
-    from timeline.feeds import store
-
     return store.read(feed.body_name)
 
 
@@ -308,3 +307,26 @@ def test_single_event_calendar_of_a_part(client, visit):
     part = visit.parts.get(kind="talks")
     body = client.get(f"/events/{part.slug}.ics").content
     assert related(body) == {str(part.uid): (str(visit.uid), "PARENT")}
+
+
+def test_ical_writes_related_to_only_for_a_part():
+    moment = dt.datetime(2025, 11, 1, tzinfo=dt.UTC)
+    fields = dict(
+        uid="part@x",
+        sequence=0,
+        summary="Talks",
+        status="CONFIRMED",
+        start=NOV,
+        end=NOV + dt.timedelta(days=1),
+        timezone="UTC",
+        created=moment,
+        last_modified=moment,
+    )
+    assert b"RELATED-TO" not in ical.render_event(ical.CalendarEvent(**fields))
+    part = ical.render_event(ical.CalendarEvent(**fields, parent_uid="whole@x"))
+    assert b"\r\nRELATED-TO;RELTYPE=PARENT:whole@x\r\n" in part
+
+
+def test_parts_get_reminders_as_any_event(visit):
+    reminded = set(Event.objects.getting_reminders().values_list("pk", flat=True))
+    assert set(visit.parts.values_list("pk", flat=True)) <= reminded

@@ -62,12 +62,12 @@ class CalendarEvent:
     geo: tuple[float, float] | None = None
     url: str = ""
     categories: tuple[str, ...] = ()
-    # The UID of the event this one is part of (RELATED-TO;RELTYPE=PARENT), or "".
-    parent_uid: str = ""
     # The language each text is written in, by property ("SUMMARY", "DESCRIPTION", "LOCATION"),
     # and of each category in turn; a text whose language is not given has no LANGUAGE.
     languages: Mapping[str, str] = field(default_factory=dict)
     category_languages: tuple[str, ...] = ()
+    # The UID of the event this one is part of (RELATED-TO;RELTYPE=PARENT), or "".
+    parent_uid: str = ""
 
     @property
     def all_day(self) -> bool:
