@@ -7,6 +7,8 @@ from django.utils import timezone, translation
 
 from timeline.models import (
     Actor,
+    Agreement,
+    AgreementStep,
     Event,
     Notification,
     Place,
@@ -186,3 +188,40 @@ class PrivateFeedFactory(factory.django.DjangoModelFactory):
     def actors(self, create: bool, extracted, **kwargs) -> None:
         if create and extracted:
             self.actors.add(*extracted)
+
+
+class AgreementFactory(EnglishFactory):
+    """A published agreement between Kazakhstan and Russia; `steps=` is its history's length."""
+
+    class Meta:
+        model = Agreement
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Agreement {n}")
+    slug = factory.Sequence(lambda n: f"agreement-{n}")
+    kind = Agreement.Kind.AGREEMENT
+    countries = ["KZ", "RU"]
+    published = True
+
+    @factory.post_generation
+    def organisations(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.organisations.add(*extracted)
+
+    @factory.post_generation
+    def signers(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.signers.add(*extracted)
+
+
+class AgreementStepFactory(factory.django.DjangoModelFactory):
+    """One step of an agreement's history: signed, by default, with a source of its own."""
+
+    class Meta:
+        model = AgreementStep
+
+    agreement = factory.SubFactory(AgreementFactory)
+    status = AgreementStep.Status.SIGNED
+    date = dt.date(2025, 11, 12)
+    precision = "day"
+    source = factory.SubFactory(SourceFactory, event=None)

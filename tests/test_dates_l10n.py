@@ -260,9 +260,9 @@ def test_feed_description_lists_official_sources_first_at_their_date_precision(d
         published_on=D(2025, 11, 12),
         url="https://www.akorda.kz/en/a",
     )
-    event = publishing.Event.objects.prefetch_related(
-        publishing.sources_official_first()
-    ).get(pk=event.pk)
+    event = publishing.Event.objects.prefetch_related(publishing.sources_official_first()).get(
+        pk=event.pk
+    )
     assert publishing.describe_event(event, "https://timeline.test/e/") == (
         "Sources:\n- Akorda, 12 Nov 2025: https://www.akorda.kz/en/a\n"
         "- The Astana Times, November 2025 (exact address not known): https://astanatimes.com/"

@@ -54,8 +54,14 @@ def _send(batch: dict[str, Any]) -> None:
 
 
 @receiver(post_save, sender=Event)
-def _event_saved(sender: type[Event], instance: Event, raw: bool, **kwargs: Any) -> None:
-    queue_publish(event_ids=[instance.pk])
+def _event_saved(
+    sender: type[Event], instance: Event, raw: bool, created: bool, **kwargs: Any
+) -> None:
+    changed = [instance.pk]
+    if not created and instance.publication_changed():
+        # Its parts' calendar entries name it (RELATED-TO) only while it is published.
+        changed += feeds.touch_events(instance.parts.all())
+    queue_publish(event_ids=changed)
 
 
 @receiver(m2m_changed, sender=Event.topics.through)
@@ -73,8 +79,9 @@ def _event_links_changed(
 
 @receiver(pre_delete, sender=Event)
 def _event_deleting(sender: type[Event], instance: Event, **kwargs: Any) -> None:
-    # Its memberships vanish with it, so note its feeds now.
-    queue_publish(keys=feeds.keys_for_events([instance.pk]))
+    # Its memberships vanish with it, so note its feeds now; its parts stop naming it.
+    parts = feeds.touch_events(instance.parts.all())
+    queue_publish(event_ids=parts, keys=feeds.keys_for_events([instance.pk]))
 
 
 @receiver(post_save, sender=Source)

@@ -9,7 +9,7 @@ serving English; the API and machine endpoints keep one address each.
 from django.urls import URLPattern, URLResolver, path, register_converter
 from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
-from . import api, figures_api, languages, views
+from . import agreement_views, api, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
@@ -47,6 +47,8 @@ page_patterns = [
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
     path("figures/<slug:slug>/", views.timeline, name="metric"),  # TEMP until the metric page
     path("events/<slug:slug>.ics", feed_views.event_ics, name="event-ics"),
+    path("agreements/", agreement_views.agreement_list, name="agreements"),
+    path("agreements/<slug:slug>/", agreement_views.agreement_detail, name="agreement"),
     path("feeds/", feed_views.feed_directory, name="feeds"),
     path("subscribe/", subscription_views.subscribe, name="subscribe"),
     path("subscribe/sent/", subscription_views.subscribe_sent, name="subscribe-sent"),

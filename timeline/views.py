@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django_countries import countries
 
-from . import health, l10n, timing
+from . import health, l10n, parts, timing
 from .feeds import calendar_links
 from .models import Actor, Event, Topic, Track
 from .queries import FILTERS, filtered_events
@@ -21,14 +21,17 @@ from .reader_language import same_in_every_language
 def timeline(request: HttpRequest) -> HttpResponse:
     """Show published events grouped by year and month, filtered from the URL, a page at a time."""
     newest_first = request.GET.get("order", "newest") != "oldest"
-    events = filtered_events(request.GET)
+    separate = request.GET.get(PARTS_PARAMETER) == PARTS_SEPARATE
+    # The whole is read with each event: a part shown on its own says what it is part of.
+    events = filtered_events(request.GET).select_related("part_of")
     if newest_first:
         events = events.order_by("-start_utc", "uid")
     paginator = Paginator(events, 50)
     page = paginator.get_page(request.GET.get("page"))
+    folded = parts.fold(list(page.object_list), separate=separate)
     groups = [
-        (year, [(month, list(items)) for month, items in groupby(by_year, key=_month)])
-        for year, by_year in groupby(page.object_list, key=lambda e: e.start_date.year)
+        (year, [(month, list(items)) for month, items in groupby(by_year, key=_card_month)])
+        for year, by_year in groupby(folded.cards, key=lambda card: card.event.start_date.year)
     ]
     params = request.GET.copy()
     params.pop("page", None)
@@ -82,8 +85,28 @@ def timeline(request: HttpRequest) -> HttpResponse:
             )
         ],
         "tracks": tracks,
+        "parts_separate": separate,
+        "parts_toggle": _parts_toggle(request, separate) if folded.foldable else "",
     }
     return render(request, "timeline/timeline.html", context)
+
+
+# ?parts=separate: the parts of a visit as cards of their own rather than inside the visit's.
+PARTS_PARAMETER, PARTS_SEPARATE = "parts", "separate"
+
+
+def _parts_toggle(request: HttpRequest, separate: bool) -> str:
+    """Return the query string of this page with parts shown the other way."""
+    params = request.GET.copy()
+    if separate:
+        params.pop(PARTS_PARAMETER, None)
+    else:
+        params[PARTS_PARAMETER] = PARTS_SEPARATE
+    return params.urlencode()
+
+
+def _card_month(card: parts.Card) -> str:
+    return _month(card.event)
 
 
 def _country_options() -> list[tuple[str, str]]:
@@ -104,7 +127,9 @@ def _month(event: Event) -> str:
 
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show one published event with its sources."""
-    event = get_object_or_404(Event.objects.published().select_related("place", "track"), slug=slug)
+    event = get_object_or_404(
+        Event.objects.published().select_related("place", "track", "part_of"), slug=slug
+    )
     page_url = settings.SITE_URL + event.get_absolute_url()
     related = (
         Event.objects.published()
@@ -119,6 +144,9 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "related": related,
         "google_link": calendar_links.google(event, page_url) if event.is_calendar_dated else "",
         "outlook_link": calendar_links.outlook(event, page_url) if event.is_calendar_dated else "",
+        "whole": event.published_whole,
+        "parts": parts.published_parts(event),
+        "agreements": parts.agreements_signed_at(event),
     }
     return render(request, "timeline/event_detail.html", context)
 

@@ -66,6 +66,8 @@ class CalendarEvent:
     # and of each category in turn; a text whose language is not given has no LANGUAGE.
     languages: Mapping[str, str] = field(default_factory=dict)
     category_languages: tuple[str, ...] = ()
+    # The UID of the event this one is part of (RELATED-TO;RELTYPE=PARENT), or "".
+    parent_uid: str = ""
 
     @property
     def all_day(self) -> bool:
@@ -133,6 +135,12 @@ def render_event(event: CalendarEvent) -> bytes:
                 line.params["LANGUAGE"] = language
             lines.append(line)
         vevent["CATEGORIES"] = lines[0] if len(lines) == 1 else lines
+    if event.parent_uid:
+        # RFC 5545 3.8.4.5: PARENT is the default RELTYPE, written out for readers that assume
+        # otherwise.
+        parent = text(event.parent_uid)
+        parent.params["RELTYPE"] = "PARENT"
+        vevent["RELATED-TO"] = parent
     vevent["STATUS"] = text(event.status)
     vevent["TRANSP"] = text("TRANSPARENT")
     return cast(bytes, vevent.to_ical())

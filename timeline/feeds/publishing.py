@@ -45,7 +45,7 @@ from . import ical
 from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 ICAL_STATUS: dict[str, str] = {
     Event.Status.TENTATIVE: "TENTATIVE",
     Event.Status.POSTPONED: "TENTATIVE",
@@ -372,7 +372,9 @@ def _render_into(
     drawn in the languages *also* too."""
     keys = {code: render_key(code) for code in (language, *also)}
     rendered = []
-    chosen = events.select_related("place").prefetch_related("topics", sources_official_first())
+    chosen = events.select_related("place", "part_of").prefetch_related(
+        "topics", sources_official_first()
+    )
     for event in chosen.iterator(chunk_size=2000):
         for code, key in keys.items():
             with translation.override(code):
@@ -442,6 +444,10 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
         location = f"{place_name}, {place.country.name}"
         said["LOCATION"] = place_name.language
     topics = [shown(topic, "name", language) for topic in event.topics.all()]
+    # A part names the event it is part of only while that is published (a draft's UID would
+    # leak it); timeline.signals bumps the part's revision when that changes, so no cached
+    # VEVENT keeps a stale RELATED-TO.
+    whole = event.published_whole
     return ical.CalendarEvent(
         uid=str(event.uid),
         sequence=event.sequence,
@@ -462,6 +468,7 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
         categories=(event.get_kind_display(), *(topic.text for topic in topics)),
         languages=said,
         category_languages=(language, *(topic.language for topic in topics)),
+        parent_uid=str(whole.uid) if whole else "",
     )
 
 

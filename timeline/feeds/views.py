@@ -146,7 +146,7 @@ def event_ics(request: HttpRequest, slug: str) -> HttpResponse:
     language = path_language(request)
     event = get_object_or_404(
         Event.objects.in_calendars()
-        .select_related("place")
+        .select_related("place", "part_of")
         .prefetch_related("topics", sources_official_first()),
         slug=slug,
     )

@@ -21,7 +21,7 @@ from django_countries.fields import CountryField
 from django_stubs_ext import StrOrPromise
 from modeltranslation.manager import MultilingualManager
 
-from .. import languages, timing
+from .. import languages, milestones, timing
 from ..text import SUMMARY_MAX_LENGTH, LongTextField, OneLineField
 from .translations import Translated
 
@@ -429,6 +429,8 @@ class Event(Translated, Publishable):
 
     # --- saving -----------------------------------------------------------------------------
     _saved_schedule: tuple[Any, ...] | None
+    # `published` as last read or saved (None when unknown): parts name only a published whole.
+    _saved_published: bool | None
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save with the UTC span; bump the sequence on a change of time, place or status."""
@@ -452,14 +454,30 @@ class Event(Translated, Publishable):
             }
         super().save(*args, **kwargs)
         self._saved_schedule = self._schedule()
+        self._saved_published = self.published
 
     def get_absolute_url(self) -> str:
         return reverse("timeline:event-detail", kwargs={"slug": self.slug})
+
+    @property
+    def published_whole(self) -> "Event | None":
+        """Return the event this one is part of, if readers may see it, else None."""
+        whole = self.part_of if self.part_of_id else None
+        return whole if whole is not None and whole.published else None
+
+    def publication_changed(self) -> bool:
+        """Tell whether `published` may differ from when the event was last read or saved.
+
+        Right after a save (in post_save) it compares with the stored row from before; an
+        instance not read from the database (a raw save, a new event) counts as changed.
+        """
+        return getattr(self, "_saved_published", None) != self.published
 
     @classmethod
     def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> Self:
         instance = super().from_db(db, field_names, values)
         instance._saved_schedule = instance._schedule()
+        instance._saved_published = instance.__dict__.get("published")
         return instance
 
     def _schedule(self) -> tuple[Any, ...]:
@@ -543,6 +561,15 @@ class Event(Translated, Publishable):
         return (
             self.start_date - timing.period_start(self.baseline_date, self.baseline_precision)
         ).days
+
+    @property
+    def slip(self) -> milestones.Slip | None:
+        """Return how far the milestone has moved from its baseline, at the dates' precision."""
+        if not self.baseline_date:
+            return None
+        return milestones.slip(
+            self.baseline_date, self.baseline_precision, self.start_date, self.precision
+        )
 
     # --- validation -------------------------------------------------------------------------
     def _normalise(self) -> None:
