@@ -131,7 +131,8 @@ def test_milestone_keeps_baseline_and_shows_slip():
         baseline_precision="month",
     )
     event.full_clean()
-    assert event.baseline_label == "June 2026, date to be announced"
+    # A baseline is the plan as first made: its month is the plan, not a date still to come.
+    assert event.baseline_label == "June 2026"
     assert event.slip_days == 273
 
 

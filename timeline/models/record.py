@@ -550,7 +550,10 @@ class Event(Translated, Publishable):
         if not self.baseline_date:
             return ""
         return timing.describe(
-            self.baseline_precision or timing.DAY, self.baseline_date, language=language
+            self.baseline_precision or timing.DAY,
+            self.baseline_date,
+            still_to_come=False,
+            language=language,
         )
 
     @property
