@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.paginator import EmptyPage, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse, QueryDict
 from django.urls import reverse
 from django.utils import translation
@@ -203,16 +204,19 @@ def answer_in_language(
     return answer
 
 
-@require_safe
-@answer_in_language
-def event_list(request: HttpRequest, language: str) -> JsonResponse:
-    """List published events, filtered like the timeline, a page at a time."""
+def paged_answer(
+    request: HttpRequest,
+    records: QuerySet[Any],
+    language: str,
+    to_json: Callable[[Any, str], dict[str, Any]],
+) -> JsonResponse:
+    """Answer with one page of *records* (?page, ?page_size), each shown by *to_json*."""
     try:
         size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
         number = int(request.GET.get("page", 1))
     except ValueError:
         return json_response({"error": "page and page_size must be whole numbers."}, status=400)
-    paginator = Paginator(filtered_events(request.GET), size)
+    paginator = Paginator(records, size)
     try:
         page = paginator.page(number)
     except EmptyPage:
@@ -223,9 +227,16 @@ def event_list(request: HttpRequest, language: str) -> JsonResponse:
             "count": paginator.count,
             "next": page_link(request, number + 1) if page.has_next() else None,
             "previous": page_link(request, number - 1) if page.has_previous() else None,
-            "results": [event_json(event, language) for event in page.object_list],
+            "results": [to_json(record, language) for record in page.object_list],
         }
     )
+
+
+@require_safe
+@answer_in_language
+def event_list(request: HttpRequest, language: str) -> JsonResponse:
+    """List published events, filtered like the timeline, a page at a time."""
+    return paged_answer(request, filtered_events(request.GET), language, event_json)
 
 
 @require_safe

@@ -10,18 +10,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.core.paginator import EmptyPage, Paginator
 from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.http import require_safe
 
 from .api import (
-    MAX_PAGE_SIZE,
-    PAGE_SIZE,
     Words,
     answer_in_language,
     json_response,
-    page_link,
+    paged_answer,
     source_json,
     url_renderer,
 )
@@ -130,28 +127,10 @@ def figure_json(figure: Figure, language: str) -> dict[str, Any]:
 def figure_list(request: HttpRequest, language: str) -> JsonResponse:
     """List published figures, filtered, a page at a time."""
     try:
-        size = min(max(int(request.GET.get("page_size", PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-        number = int(request.GET.get("page", 1))
-    except ValueError:
-        return json_response({"error": "page and page_size must be whole numbers."}, status=400)
-    try:
         figures = filtered_figures(request.GET)
     except BadFilter as error:
         return json_response({"error": str(error)}, status=400)
-    paginator = Paginator(figures, size)
-    try:
-        page = paginator.page(number)
-    except EmptyPage:
-        return json_response({"error": f"There is no page {number}."}, status=404)
-    return json_response(
-        {
-            "language": language,
-            "count": paginator.count,
-            "next": page_link(request, number + 1) if page.has_next() else None,
-            "previous": page_link(request, number - 1) if page.has_previous() else None,
-            "results": [figure_json(figure, language) for figure in page.object_list],
-        }
-    )
+    return paged_answer(request, figures, language, figure_json)
 
 
 @same_in_every_language

@@ -799,7 +799,7 @@ class SourceQuerySet(models.QuerySet["Source"]):
         return self.order_by(rank, "published_on", "pk")
 
 
-def sources_official_first(lookup: str = "sources") -> models.Prefetch:
+def sources_official_first(lookup: str = "sources") -> "models.Prefetch[Any]":
     """Return the prefetch of an event's sources in the order readers see them, official first."""
     return models.Prefetch(lookup, queryset=Source.objects.official_first())
 
