@@ -1,6 +1,7 @@
 """Test data factories."""
 
 import datetime as dt
+from decimal import Decimal
 
 import factory
 from django.utils import timezone, translation
@@ -8,6 +9,8 @@ from django.utils import timezone, translation
 from timeline.models import (
     Actor,
     Event,
+    Figure,
+    Metric,
     Notification,
     Place,
     PrivateFeed,
@@ -186,3 +189,32 @@ class PrivateFeedFactory(factory.django.DjangoModelFactory):
     def actors(self, create: bool, extracted, **kwargs) -> None:
         if create and extracted:
             self.actors.add(*extracted)
+
+
+class MetricFactory(EnglishFactory):
+    """A flow of money, such as trade turnover in a year."""
+
+    class Meta:
+        model = Metric
+
+    name = factory.Sequence(lambda n: f"Metric {n}")
+    slug = factory.Sequence(lambda n: f"metric-{n}")
+    nature = Metric.Nature.FLOW
+    unit = Metric.Unit.MONEY
+
+
+class FigureFactory(factory.django.DjangoModelFactory):
+    """A published actual figure for the year 2024, in US dollars, from its own source."""
+
+    class Meta:
+        model = Figure
+
+    metric = factory.SubFactory(MetricFactory)
+    kind = Figure.Kind.ACTUAL
+    value = Decimal("27000000000")
+    currency = "USD"
+    period_start = dt.date(2024, 1, 1)
+    period_end = dt.date(2024, 12, 31)
+    period_precision = "year"
+    source = factory.SubFactory(SourceFactory, event=None)
+    published = True
