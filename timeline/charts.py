@@ -18,7 +18,7 @@ ACTUAL, TARGET, FORECAST = "actual", "target", "forecast"
 # Room for the year labels under the axis and the tallest value label, in SVG user units
 # (CSS pixels when the chart is shown at its own size).
 FONT_SIZE = 12
-CHAR_WIDTH = 7.0
+CHAR_WIDTH = 7.5  # generous: Cyrillic and "$" run wider than the average Latin letter
 TOP, BOTTOM, RIGHT = 12.0, 28.0, 12.0
 YEAR_LABEL_WIDTH = 40.0
 VALUE_TICKS = 5
@@ -113,7 +113,7 @@ def draw(
     ticks = value_ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
     labels = [amount(tick) for tick in ticks]
-    left = max(len(label) for label in labels) * CHAR_WIDTH + 10
+    left = max(len(label) for label in labels) * CHAR_WIDTH + 12
     bottom = height - BOTTOM
     right = width - RIGHT
 

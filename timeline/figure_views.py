@@ -98,7 +98,8 @@ def figure_charts(metric: Metric, figures: Sequence[Figure]) -> list[FigureChart
         ]
 
         def amount(value: Decimal, currency: str = currency) -> str:
-            return amount_text(metric.unit, value, currency, language)
+            # An axis reads compact all the way down: "US$0", "US$500M", "US$1B".
+            return amount_text(metric.unit, value, currency, language, compact_from=Decimal(0))
 
         def year(day: dt.date) -> str:
             return l10n.year(day, language)

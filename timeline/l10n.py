@@ -172,11 +172,17 @@ COMPACT_FROM: Final = Decimal(1_000_000)
 COMPACT_DECIMALS: Final = 3
 
 
-def money(value: Decimal, currency: str, language: str | None = None) -> str:
-    """Return an amount with its currency, never rounded: compact when that is exact ('US$27.5B',
-    '27,5 млрд $'), else in full ('1 234 567,89 ₸', '950 US$')."""
+def money(
+    value: Decimal,
+    currency: str,
+    language: str | None = None,
+    *,
+    compact_from: Decimal = COMPACT_FROM,
+) -> str:
+    """Return an amount with its currency, never rounded: compact from *compact_from* up when
+    that is exact ('US$27.5B', '27,5 млрд $'), else in full ('1 234 567,89 ₸', '950 US$')."""
     where = locale(language_or_active(language))
-    if _exact_in_compact_form(value):
+    if abs(value) >= compact_from and _exact_in_compact_form(value):
         return format_compact_currency(
             value, currency, locale=where, fraction_digits=COMPACT_DECIMALS
         )
@@ -191,8 +197,6 @@ def money(value: Decimal, currency: str, language: str | None = None) -> str:
 def _exact_in_compact_form(value: Decimal) -> bool:
     """Tell whether the short compact form (thousands, millions, billions…) states *value*."""
     # CLDR's short compact forms of kk, ru and en step by powers of a thousand.
-    if abs(value) < COMPACT_FROM:
-        return False
     scale = Decimal(1000) ** ((len(str(int(abs(value)))) - 1) // 3)
     mantissa = value / scale
     return mantissa == round(mantissa, COMPACT_DECIMALS)

@@ -353,10 +353,17 @@ def qualified(qualifier: str) -> str:
     return patterns.get(qualifier, "%(amount)s")
 
 
-def amount_text(unit: str, value: Decimal, currency: str = "", language: str | None = None) -> str:
+def amount_text(
+    unit: str,
+    value: Decimal,
+    currency: str = "",
+    language: str | None = None,
+    *,
+    compact_from: Decimal = l10n.COMPACT_FROM,
+) -> str:
     """Return an amount in a metric's unit: money with its currency, a count, or a percentage."""
     if unit == Metric.Unit.MONEY and currency:
-        return l10n.money(value, currency, language)
+        return l10n.money(value, currency, language, compact_from=compact_from)
     if unit == Metric.Unit.PERCENT:
         return l10n.percent(value, language)
     return l10n.number(value, language)

@@ -28,7 +28,6 @@ def local_number(value: int | float | Decimal | None) -> str:
     return "" if value is None else l10n.number(value)
 
 
-
 # How much of an ISO date the HTML `<time datetime>` form of a date known to a year, a month or
 # a day keeps (a quarter has no such form).
 _MACHINE_LENGTHS = {"year": 4, "month": 7, "day": 10}
