@@ -137,11 +137,10 @@ def draw(
         for d in dated:
             last = d.last or d.first or start  # dated: `last` is set
             if d.first is not None:
-                span: tuple[float, float] | None = (x_of(d.first), x_of(last, 1.0))
-                x = round((span[0] + span[1]) / 2, 1)
+                begins, ends = x_of(d.first), x_of(last, 1.0)
+                marks.append(Mark(d, round((begins + ends) / 2, 1), y_of(d.value), (begins, ends)))
             else:
-                x, span = x_of(last, 0.5), None
-            marks.append(Mark(d, x, y_of(d.value), span))
+                marks.append(Mark(d, x_of(last, 0.5), y_of(d.value), None))
         years = range(first_year, last_year + 1)
         every = label_step(len(years), (right - left) / YEAR_LABEL_WIDTH)
         x_ticks = [Tick(x_of(dt.date(y, 1, 1)), "") for y in (*years, last_year + 1)]

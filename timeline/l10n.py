@@ -190,7 +190,7 @@ def money(
         # No ",00" on a whole amount: the locale's pattern without its fraction digits.
         pattern = copy.copy(where.currency_formats["standard"])
         pattern.frac_prec = (0, 0)
-        return pattern.apply(value, where, currency=currency, currency_digits=False)
+        return str(pattern.apply(value, where, currency=currency, currency_digits=False))
     return format_currency(value, currency, locale=where, decimal_quantization=False)
 
 

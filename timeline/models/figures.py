@@ -342,8 +342,8 @@ class Figure(Publishable):
 
 def qualified(qualifier: str) -> str:
     """Return the pattern that puts a qualifier before or after an amount ('%(amount)s')."""
-    # Translators: amount is a number already written in your language, e.g. "27 млрд $".
-    patterns = {
+    patterns: dict[str, str] = {
+        # Translators: amount is a number already written in your language, e.g. "27 млрд $".
         Figure.Qualifier.MORE_THAN: pgettext("figure value", "more than %(amount)s"),
         Figure.Qualifier.AT_LEAST: pgettext("figure value", "at least %(amount)s"),
         Figure.Qualifier.ABOUT: pgettext("figure value", "about %(amount)s"),
