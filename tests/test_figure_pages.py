@@ -237,6 +237,12 @@ def test_metric_list_shows_each_metric_with_its_latest_actual_figures(client, tr
     assert "74,500" in html and "as of 1 Oct 2024" in html
     assert '<a href="/en/figures/" aria-current="page">Figures</a>' in html
 
+    # A count standing at a date: one point on its day, no currency.
+    html = page(client, "/en/figures/students/")
+    assert '<th scope="row">as of 1 Oct 2024</th>' in html and "74,500" in html
+    assert [kind for kind, _source in marks(html)] == ["actual"]
+    assert "currency:" not in html and "Values over time</figcaption>" in html
+
 
 def test_unknown_or_unpublished_metrics_are_not_found(client):
     FigureFactory(metric=MetricFactory(slug="drafts-only"), published=False)

@@ -38,8 +38,10 @@ class FigureChart:
 def metric_list(request: HttpRequest) -> HttpResponse:
     """List the metrics that have published figures, each with its latest actual value."""
     metrics = (
-        Metric.objects.annotate(published=Count("figures", filter=Q(figures__published=True)))
-        .filter(published__gt=0)
+        Metric.objects.annotate(
+            published_figures=Count("figures", filter=Q(figures__published=True))
+        )
+        .filter(published_figures__gt=0)
         .prefetch_related(
             Prefetch(
                 "figures",
@@ -74,7 +76,6 @@ def metric_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "figures": figures,
         "differing": disagreeing(figures),
         "charts": figure_charts(metric, figures),
-        "undated": sum(1 for figure in figures if not figure.has_period),
     }
     return render(request, "timeline/metric_detail.html", context)
 
