@@ -1,6 +1,7 @@
 """Test data factories."""
 
 import datetime as dt
+from decimal import Decimal
 
 import factory
 from django.utils import timezone, translation
@@ -10,6 +11,8 @@ from timeline.models import (
     Agreement,
     AgreementStep,
     Event,
+    Figure,
+    Metric,
     Notification,
     Place,
     PrivateFeed,
@@ -225,3 +228,32 @@ class AgreementStepFactory(factory.django.DjangoModelFactory):
     date = dt.date(2025, 11, 12)
     precision = "day"
     source = factory.SubFactory(SourceFactory, event=None)
+
+
+class MetricFactory(EnglishFactory):
+    """A flow of money, such as trade turnover in a year."""
+
+    class Meta:
+        model = Metric
+
+    name = factory.Sequence(lambda n: f"Metric {n}")
+    slug = factory.Sequence(lambda n: f"metric-{n}")
+    nature = Metric.Nature.FLOW
+    unit = Metric.Unit.MONEY
+
+
+class FigureFactory(factory.django.DjangoModelFactory):
+    """A published actual figure for the year 2024, in US dollars, from its own source."""
+
+    class Meta:
+        model = Figure
+
+    metric = factory.SubFactory(MetricFactory)
+    kind = Figure.Kind.ACTUAL
+    value = Decimal("27000000000")
+    currency = "USD"
+    period_start = dt.date(2024, 1, 1)
+    period_end = dt.date(2024, 12, 31)
+    period_precision = "year"
+    source = factory.SubFactory(SourceFactory, event=None)
+    published = True

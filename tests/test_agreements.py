@@ -151,15 +151,15 @@ def test_sources_official_first_with_exact_address_and_archived_copy(client, dec
         sources.index("Interfax"),
     )
     assert akorda < astana < interfax  # official first, then by publication date
-    assert '<span class="badge official">Official</span>' in sources
+    assert '<span class="badge official">Official source</span>' in sources
     assert 'href="https://www.akorda.kz/en/ratified"' in sources
     # A source known only by its publisher's site says so, and links the site.
-    interfax_entry = sources[interfax - 600 : interfax]
-    assert "exact address is not known" in interfax_entry
+    interfax_entry = sources[interfax - 600 : interfax + 600]
+    assert "exact address of this item is not known" in interfax_entry
     assert 'href="https://www.interfax.ru/"' in interfax_entry
-    assert sources.count("exact address is not known") == 1
+    assert sources.count("exact address of this item is not known") == 1
     assert 'href="https://web.archive.org/web/2025/https://astanatimes.com/x/"' in sources
-    assert "archived copy" in sources
+    assert "Archived copy" in sources
 
 
 def test_signing_event_linked_only_when_published(client, declaration):

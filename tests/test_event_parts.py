@@ -78,7 +78,7 @@ def errors_of(event) -> dict:
 def test_a_part_falls_within_the_dates_of_its_whole(visit):
     part = visit.parts.first()
     part.start_date = NOV + dt.timedelta(days=2)
-    assert "A part falls within the dates" in errors_of(part)["part_of"][0]
+    assert "A part must fall within the dates" in errors_of(part)["part_of"][0]
     part.start_date = NOV
     part.full_clean()
 
@@ -100,7 +100,9 @@ def test_admin_refuses_a_part_outside_its_whole(client, superuser, visit):
     data["part_of"] = str(visit.pk)
     response = client.post(url, data)
     assert response.status_code == 200
-    assert "A part falls within the dates of the event it is part of" in response.content.decode()
+    assert (
+        "A part must fall within the dates of the event it is part of" in response.content.decode()
+    )
     stray.refresh_from_db()
     assert stray.part_of is None
 

@@ -1,5 +1,6 @@
 """Dates, times and numbers in a reader's language, from CLDR data (Babel), never strftime."""
 
+import copy
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
@@ -10,7 +11,13 @@ from typing import Final
 from babel import Locale
 from babel.dates import PATTERN_CHAR_ORDER, DateTimeFormat, get_month_names, match_skeleton
 from babel.dates import tokenize_pattern as _tokenize
-from babel.numbers import format_decimal
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    format_percent,
+    get_currency_name,
+)
 from django.utils import translation
 
 from . import languages
@@ -28,15 +35,19 @@ class Style:
     day: str
     day_with_weekday: str
     quarter: str
+    months: str
 
 
 # Russian and Kazakh abbreviations ("нояб.", "қар.", "IV тқс.") read as clipped, so those
-# languages spell months, weekdays and quarters out; English keeps "11 Nov 2025" and "Q1 2026".
-SPELLED_OUT: Final = Style(day="yMMMMd", day_with_weekday="yMMMMEEEEd", quarter="yQQQQ")
+# languages spell months, weekdays and quarters out; English keeps "11 Nov 2025", "Q1 2026"
+# and "Jan – Sept 2025".
+SPELLED_OUT: Final = Style(
+    day="yMMMMd", day_with_weekday="yMMMMEEEEd", quarter="yQQQQ", months="yMMMM"
+)
 STYLES: Final = {
     languages.KAZAKH: SPELLED_OUT,
     languages.RUSSIAN: SPELLED_OUT,
-    languages.ENGLISH: Style(day="yMMMd", day_with_weekday="yMMMEd", quarter="yQQQ"),
+    languages.ENGLISH: Style(day="yMMMd", day_with_weekday="yMMMEd", quarter="yQQQ", months="yMMM"),
 }
 MONTH, YEAR = "yMMMM", "y"
 # The same field under another letter, for matching a pattern's widths to a skeleton's.
@@ -95,6 +106,32 @@ def year(day: dt.date, language: str | None = None) -> str:
     return _format(day, YEAR, locale(language_or_active(language)))
 
 
+def months(first: dt.date, last: dt.date, language: str | None = None) -> str:
+    """Return the months from *first*'s to *last*'s, e.g. 'Jan – Sept 2025', 'январь — сентябрь
+    2025 г.'; one month reads as `month` does."""
+    if (first.year, first.month) == (last.year, last.month):
+        return month(first, language)
+    code = language_or_active(language)
+    return _interval(first.replace(day=1), last.replace(day=1), STYLES[code].months, locale(code))
+
+
+def quarters(first: dt.date, last: dt.date, language: str | None = None) -> str:
+    """Return the quarters from *first*'s to *last*'s, e.g. 'Q1 2025 – Q3 2025'; one quarter
+    reads as `quarter` does."""
+    if (first.year, (first.month - 1) // 3) == (last.year, (last.month - 1) // 3):
+        return quarter(first, language)
+    code = language_or_active(language)
+    return _interval(first, last, STYLES[code].quarter, locale(code))
+
+
+def years(first: dt.date, last: dt.date, language: str | None = None) -> str:
+    """Return the years from *first*'s to *last*'s, e.g. '2020–2024'; one year reads as `year`."""
+    if first.year == last.year:
+        return year(first, language)
+    code = language_or_active(language)
+    return _interval(dt.date(first.year, 1, 1), dt.date(last.year, 1, 1), YEAR, locale(code))
+
+
 def wall_time(
     day: dt.date,
     start: dt.time,
@@ -127,6 +164,54 @@ def moment(at: dt.datetime, zone_name: str, language: str | None = None) -> str:
 def number(value: int | float | Decimal, language: str | None = None) -> str:
     """Return a number with the language's separators, e.g. '1 234 567,5' in Russian."""
     return format_decimal(value, locale=locale(language_or_active(language)))
+
+
+# Amounts of a million and more are written as sources write them ("$27.5 billion") when CLDR's
+# short compact form, with at most this many decimals, states them exactly; never rounded.
+COMPACT_FROM: Final = Decimal(1_000_000)
+COMPACT_DECIMALS: Final = 3
+
+
+def money(
+    value: Decimal,
+    currency: str,
+    language: str | None = None,
+    *,
+    compact_from: Decimal = COMPACT_FROM,
+) -> str:
+    """Return an amount with its currency, never rounded: compact from *compact_from* up when
+    that is exact ('US$27.5B', '27,5 млрд $'), else in full ('1 234 567,89 ₸', '950 US$')."""
+    where = locale(language_or_active(language))
+    if abs(value) >= compact_from and _exact_in_compact_form(value):
+        return format_compact_currency(
+            value, currency, locale=where, fraction_digits=COMPACT_DECIMALS
+        )
+    if value == value.to_integral_value():
+        # No ",00" on a whole amount: the locale's pattern without its fraction digits.
+        pattern = copy.copy(where.currency_formats["standard"])
+        pattern.frac_prec = (0, 0)
+        return str(pattern.apply(value, where, currency=currency, currency_digits=False))
+    return format_currency(value, currency, locale=where, decimal_quantization=False)
+
+
+def _exact_in_compact_form(value: Decimal) -> bool:
+    """Tell whether the short compact form (thousands, millions, billions…) states *value*."""
+    # CLDR's short compact forms of kk, ru and en step by powers of a thousand.
+    scale = Decimal(1000) ** ((len(str(int(abs(value)))) - 1) // 3)
+    mantissa = value / scale
+    return mantissa == round(mantissa, COMPACT_DECIMALS)
+
+
+def currency_name(code: str, language: str | None = None) -> str:
+    """Return a currency's name, e.g. 'US Dollar', 'доллар США', 'АҚШ доллары'."""
+    return get_currency_name(code, locale=locale(language_or_active(language)))
+
+
+def percent(value: Decimal, language: str | None = None) -> str:
+    """Return a percentage given in points, every stated digit kept: 12.5 → '12.5%', '12,5 %'."""
+    return format_percent(
+        value / 100, locale=locale(language_or_active(language)), decimal_quantization=False
+    )
 
 
 # A pattern read into literal text and (letter, width) fields: "d MMM y" -> [("d", 1), " ", …].

@@ -164,3 +164,25 @@ def describe(
     if precision == MINUTE and start_time is not None:
         return l10n.wall_time(start_date, start_time, end_time, end_date, language)
     return l10n.days(start_date, end_date or start_date, language)
+
+
+# How a period covered reads, from its first to its last day: years, quarters or months.
+RANGE_LABELS: dict[str, Callable[[dt.date, dt.date, str], str]] = {
+    YEAR: l10n.years,
+    QUARTER: l10n.quarters,
+    MONTH: l10n.months,
+}
+
+
+def describe_period(
+    precision: str, first: dt.date, last: dt.date, *, language: str | None = None
+) -> str:
+    """Return a period covered (both days included) at its precision in a language.
+
+    E.g. '2024', '2020–2024', 'Jan – Sept 2025', '1–15 Mar 2025'.
+    """
+    language = l10n.language_or_active(language)
+    label = RANGE_LABELS.get(precision)
+    if label is not None:
+        return label(first, last, language)
+    return l10n.days(first, last, language)

@@ -9,7 +9,7 @@ serving English; the API and machine endpoints keep one address each.
 from django.urls import URLPattern, URLResolver, path, register_converter
 from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
-from . import agreement_views, api, figures_api, languages, views
+from . import agreement_views, api, figure_views, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
@@ -45,11 +45,12 @@ def feed_paths(route: str, kind: str, name: str) -> list[URLPattern]:
 page_patterns = [
     path("", views.timeline, name="index"),
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
-    path("figures/<slug:slug>/", views.timeline, name="metric"),  # TEMP until the metric page
     path("events/<slug:slug>.ics", feed_views.event_ics, name="event-ics"),
     path("agreements/", agreement_views.agreement_list, name="agreements"),
     path("agreements/<slug:slug>/", agreement_views.agreement_detail, name="agreement"),
     path("feeds/", feed_views.feed_directory, name="feeds"),
+    path("figures/", figure_views.metric_list, name="figures"),
+    path("figures/<slug:slug>/", figure_views.metric_detail, name="metric"),
     path("subscribe/", subscription_views.subscribe, name="subscribe"),
     path("subscribe/sent/", subscription_views.subscribe_sent, name="subscribe-sent"),
     path("confirm/<str:token>/", subscription_views.confirm, name="confirm"),
@@ -80,6 +81,8 @@ urlpatterns = [
     *feed_paths("actors/<slug:value>.ics", "actor", "feed-actor"),
     # In the private feed's own language (set in the admin).
     path("feeds/private/<str:token>.ics", feed_views.private_feed, name="feed-private"),
+    # A metric's figures as data: codes and ISO dates, the same file in every language.
+    path("figures/<slug:slug>.csv", figure_views.metric_csv, name="metric-csv"),
     path("api/events/", api.event_list, name="api-events"),
     path("api/events/<uuid:uid>/", api.event_item, name="api-event"),
     path("api/figures/", figures_api.figure_list, name="api-figures"),

@@ -4,7 +4,7 @@ from itertools import groupby
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
@@ -13,7 +13,7 @@ from django_countries import countries
 
 from . import health, l10n, parts, timing
 from .feeds import calendar_links
-from .models import Actor, Event, Topic, Track
+from .models import Actor, Event, Figure, Topic, Track, sources_official_first
 from .queries import FILTERS, filtered_events
 from .reader_language import same_in_every_language
 
@@ -128,7 +128,10 @@ def _month(event: Event) -> str:
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """Show one published event with its sources."""
     event = get_object_or_404(
-        Event.objects.published().select_related("place", "track", "part_of"), slug=slug
+        Event.objects.published()
+        .select_related("place", "track", "part_of")
+        .prefetch_related(sources_official_first()),
+        slug=slug,
     )
     page_url = settings.SITE_URL + event.get_absolute_url()
     related = (
@@ -142,6 +145,10 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "event": event,
         "page_url": page_url,
         "related": related,
+        "figures": Figure.objects.published()
+        .filter(stated_at=event)
+        .select_related("metric", "source", "stated_by")
+        .order_by("metric__slug", F("period_end").asc(nulls_last=True), "pk"),
         "google_link": calendar_links.google(event, page_url) if event.is_calendar_dated else "",
         "outlook_link": calendar_links.outlook(event, page_url) if event.is_calendar_dated else "",
         "whole": event.published_whole,

@@ -1,20 +1,24 @@
 """Figures: the numbers the sources state (trade, investment, students, workforce), each sourced."""
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from babel.numbers import is_currency
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 from django_countries.fields import CountryField
 from django_stubs_ext import StrOrPromise
 from modeltranslation.manager import MultilingualManager
 
-from .. import timing
+from .. import l10n, timing
 from ..text import LongTextField, OneLineField
 from .record import Actor, Event, Precision, Publishable, Source, Topic, validate_event_date
 from .translations import Translated
@@ -76,6 +80,13 @@ class FigureQuerySet(models.QuerySet["Figure"]):
         return self.order_by(
             models.F("period_end").asc(nulls_last=True), "kind", "source__published_on", "pk"
         )
+
+    def latest_actual(self) -> "FigureQuerySet":
+        """Return each metric's published actual figures for the latest period any states."""
+        actual = self.published().filter(kind=Figure.Kind.ACTUAL, period_end__isnull=False)
+        latest = actual.filter(metric=OuterRef("metric")).order_by("-period_end")
+        # Every figure of that period: sources that disagree are all shown, none chosen.
+        return actual.filter(period_end=Subquery(latest.values("period_end")[:1]))
 
 
 class Figure(Publishable):
@@ -289,3 +300,91 @@ class Figure(Publishable):
             )
         if self.period_start is not None and self.period_start > self.period_end:
             add("period_end", _("The period ends before it starts."))
+
+    # --- how readers see it -----------------------------------------------------------------
+    @property
+    def value_label(self) -> str:
+        """Return the value as the source qualifies it, in the active language."""
+        return self.value_label_in()
+
+    def value_label_in(self, language: str | None = None) -> str:
+        """Return the value as the source qualifies it, e.g. 'more than US$27B', '27 млрд $'."""
+        language = l10n.language_or_active(language)
+        amount = amount_text(self.metric.unit, self.value, self.currency, language)
+        if not self.qualifier:
+            return amount
+        with translation.override(language):
+            return qualified(self.qualifier) % {"amount": amount}
+
+    @property
+    def period_label(self) -> str:
+        """Return the period the figure stands for, in the active language."""
+        return self.period_label_in()
+
+    def period_label_in(self, language: str | None = None) -> str:
+        """Return the period, e.g. '2024', 'Jan – Sept 2025', 'as of 1 Jan 2025', or say that
+        the source states none."""
+        language = l10n.language_or_active(language)
+        precision = self.period_precision or Precision.DAY
+        with translation.override(language):
+            if self.period_end is None:
+                return pgettext("figure period", "period not stated")
+            if self.period_start is not None:
+                return timing.describe_period(
+                    precision, self.period_start, self.period_end, language=language
+                )
+            day = timing.describe(
+                precision, self.period_end, still_to_come=False, language=language
+            )
+            if self.metric.nature == Metric.Nature.LEVEL:
+                # Translators: date is a day, month, quarter or year already in your language.
+                return pgettext("figure period", "as of %(date)s") % {"date": day}
+            return day
+
+
+def qualified(qualifier: str) -> str:
+    """Return the pattern that puts a qualifier before or after an amount ('%(amount)s')."""
+    patterns: dict[str, str] = {
+        # Translators: amount is a number already written in your language, e.g. "27 млрд $".
+        Figure.Qualifier.MORE_THAN: pgettext("figure value", "more than %(amount)s"),
+        Figure.Qualifier.AT_LEAST: pgettext("figure value", "at least %(amount)s"),
+        Figure.Qualifier.ABOUT: pgettext("figure value", "about %(amount)s"),
+        Figure.Qualifier.LESS_THAN: pgettext("figure value", "less than %(amount)s"),
+        Figure.Qualifier.UP_TO: pgettext("figure value", "up to %(amount)s"),
+    }
+    return patterns.get(qualifier, "%(amount)s")
+
+
+def amount_text(
+    unit: str,
+    value: Decimal,
+    currency: str = "",
+    language: str | None = None,
+    *,
+    compact_from: Decimal = l10n.COMPACT_FROM,
+) -> str:
+    """Return an amount in a metric's unit: money with its currency, a count, or a percentage."""
+    if unit == Metric.Unit.MONEY and currency:
+        return l10n.money(value, currency, language, compact_from=compact_from)
+    if unit == Metric.Unit.PERCENT:
+        return l10n.percent(value, language)
+    return l10n.number(value, language)
+
+
+def disagreeing(figures: Iterable[Figure]) -> set[int]:
+    """Return the ids of figures another source states differently for the same period."""
+    stated: dict[tuple[Any, ...], set[tuple[str, Decimal]]] = defaultdict(set)
+    keys: dict[int, tuple[Any, ...]] = {}
+    for figure in figures:
+        if figure.period_end is None:
+            continue  # undated figures cannot be said to cover the same period
+        key = (
+            figure.metric_id,
+            figure.kind,
+            figure.currency,
+            figure.period_start,
+            figure.period_end,
+        )
+        stated[key].add((figure.qualifier, figure.value))
+        keys[figure.pk] = key
+    return {pk for pk, key in keys.items() if len(stated[key]) > 1}
