@@ -720,6 +720,7 @@ class Event(Translated, Publishable):
         current = Event.objects.filter(pk=self.pk).first()
         if current is None:
             return
+        self._saved_published = current.published
         changed = current._schedule() != tuple(getattr(self, name) for name in self.SCHEDULE_FIELDS)
         self.sequence = max(self.sequence, current.sequence + (1 if changed else 0))
         self._saved_schedule = self._schedule()
