@@ -107,6 +107,15 @@ def test_admin_refuses_a_part_outside_its_whole(client, superuser, visit):
     assert stray.part_of is None
 
 
+def test_admin_lists_a_whole_s_parts_in_order_each_linked(client, superuser, visit):
+    log_in_verified(client, superuser)
+    page = client.get(reverse("admin:timeline_event_change", args=[visit.pk])).content.decode()
+    listed = page[page.index('<ul class="parts">') :]
+    listed = listed[: listed.index("</ul>")]
+    titles = re.findall(r'<a href="/admin/timeline/event/\d+/change/">([^<]+)</a>', listed)
+    assert titles == ["Wreath laying", "Talks in narrow format", "Signing of the declaration"]
+
+
 # --- the event page ---------------------------------------------------------------------------
 def test_visit_page_lists_its_published_parts_in_time_order(client, visit):
     EventFactory(title="Draft dinner", part_of=visit, published=False)

@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -302,14 +301,15 @@ class EventAdmin(TranslatedAdmin[Event], PublishGuardAdmin[Event]):
     def parts(self, event: Event) -> str:
         """List the events that are part of this one, in order, each linked to its page."""
         parts = event.parts.order_by("start_utc", "pk") if event.pk else Event.objects.none()
-        return format_html_join(
-            mark_safe("<br>"),
-            '<a href="{}">{}</a> ({})',
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> ({})</li>',
             (
                 (reverse("admin:timeline_event_change", args=[part.pk]), part.title, part.when)
                 for part in parts
             ),
-        ) or _("None")
+        )
+        return format_html('<ul class="parts">{}</ul>', items) if items else _("None")
 
     @admin.display(description=gettext_lazy("local start"), ordering="start_utc")
     def local_start(self, event: Event) -> str:
