@@ -129,8 +129,9 @@ def public_feed(
 @same_in_every_language
 @require_safe
 def private_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """Serve a private feed, in the language it was given."""
-    private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
+    """Serve a private feed, in the language it was given (a subscriber's: theirs)."""
+    served = PrivateFeed.objects.serving().select_related("subscriber")
+    private = served.filter(token_hash=hash_token(token)).first()
     if private is None:
         return not_found()
     return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
