@@ -60,7 +60,7 @@ def change(request: HttpRequest, subscriber: Subscriber, action: str) -> str | N
     if action == ROTATE:
         return services.rotate_calendar(subscriber=subscriber)
     if action == ALARMS and services.set_calendar_alarms(subscriber=subscriber, alarms=alarms):
-        messages.success(request, gettext("Your calendar's alarms are saved."))
+        messages.success(request, gettext("Your calendar’s alarms are saved."))
     elif action == STOP and services.stop_calendar(subscriber=subscriber):
         messages.success(request, gettext("Your calendar is off: its link no longer works."))
     return None
