@@ -112,6 +112,7 @@ def test_turning_on_shows_the_link_once(client):
     [token] = set(FEED_LINK.findall(text))
     assert f'value="https://timeline.test/feeds/private/{token}.ics"' in text
     assert f'href="webcal://timeline.test/feeds/private/{token}.ics"' in text
+    assert "calendar.google.com" in text
     calendar = calendar_of(subscriber)
     assert calendar.is_active and not calendar.alarms
     # Only its hash is kept.

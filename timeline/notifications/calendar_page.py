@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from ..feeds import calendar_links
 from ..models import PrivateFeed, Subscriber
 from . import services
 
@@ -77,6 +78,6 @@ def page_context(subscriber: Subscriber, token: str | None = None) -> dict[str, 
     }
     if token:
         url = settings.SITE_URL + reverse("timeline:feed-private", args=[token])
-        context["calendar_url"] = url
-        context["calendar_webcal"] = "webcal://" + url.split("://", 1)[1]
+        title = f"{settings.SITE_NAME}: {gettext('What you follow')}"
+        context["calendar_links"] = calendar_links.feed_links(url, title)
     return context
