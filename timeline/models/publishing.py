@@ -153,7 +153,11 @@ class PrivateFeed(models.Model):
     the subscriber's language, with alarms at their reminder lead times if they chose them.
     """
 
-    name = OneLineField(_("name"), max_length=200, help_text=_("Who or what this feed is for."))
+    NAME_MAX_LENGTH = 200
+
+    name = OneLineField(
+        _("name"), max_length=NAME_MAX_LENGTH, help_text=_("Who or what this feed is for.")
+    )
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
     topics = models.ManyToManyField(Topic, blank=True, verbose_name=_("topics"))
     countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))

@@ -208,7 +208,9 @@ def start_calendar(*, subscriber: Subscriber, alarms: bool) -> str | None:
     calendar = PrivateFeed.objects.filter(subscriber=subscriber).first()
     if calendar is not None and calendar.is_active:
         return None
-    calendar = calendar or PrivateFeed(subscriber=subscriber, name=subscriber.email)
+    # Named for the editors, who see it in the admin.
+    name = subscriber.email[: PrivateFeed.NAME_MAX_LENGTH]
+    calendar = calendar or PrivateFeed(subscriber=subscriber, name=name)
     calendar.alarms = alarms
     calendar.is_active = True
     token = calendar.issue_token()
