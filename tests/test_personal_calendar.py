@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from timeline import tasks
+from timeline.feeds import ical
 from timeline.feeds import publishing as feeds
 from timeline.models import EventFragment, Feed, PrivateFeed, Subscriber, Subscription, hash_token
 from timeline.notifications import links, services
@@ -311,6 +312,8 @@ def test_changes_republish_the_calendar_and_nothing_else(client, queued_keys):
         before = etags()
         queued_keys.clear()
         assert client.post(url, {"timezone": "UTC", **data}).status_code == 302
+        # Only their calendar is queued (in every language: they may have changed it).
+        assert set(queued_keys) == set(feeds.in_every_language([calendar_of(subscriber).subject]))
         feeds.publish_changes(keys=queued_keys)
         return before
 
@@ -539,3 +542,45 @@ def test_publishing_queries_do_not_grow_with_followed_events(client):
     assert many == few
     assert grown <= few + 2
     print("queries to publish a subscriber's calendar:", few)
+
+
+def test_alarms_go_inside_the_vevent_folded_like_every_line():
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    vevent = ical.render_event(
+        ical.CalendarEvent(
+            uid="u1",
+            sequence=0,
+            summary="Келіссөздер",
+            status="CONFIRMED",
+            start=dt.date(2025, 11, 11),
+            end=dt.date(2025, 11, 12),
+            timezone="Asia/Almaty",
+            created=moment,
+            last_modified=moment,
+        )
+    )
+    long_kazakh = (
+        "Басталуына бір апта қалды, Қазақстан мен Ресей келіссөздері; өңірлік ынтымақтастық"
+    )
+    block = ical.render_alarms([ical.Alarm(dt.timedelta(days=7), long_kazakh, "kk")])
+    assert ical.with_alarms(vevent, b"") == vevent
+    calendar = ical.render_calendar(
+        ical.CalendarMeta(
+            name="n", description="d", url="https://x.test/", source="https://x.test/"
+        ),
+        [ical.with_alarms(vevent, block)],
+    )
+    assert_lines_well_formed(calendar)
+    for name, parse in PARSERS.items():
+        [row] = parse(calendar, alarms=True)
+        assert row["alarms"] == [
+            {
+                "action": "DISPLAY",
+                "trigger": -7 * 86400,
+                "related": "START",
+                "description": long_kazakh,
+                "language": "kk",
+            }
+        ], name
+    with pytest.raises(ValueError):
+        ical.with_alarms(block, block)
