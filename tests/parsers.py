@@ -6,6 +6,9 @@ UTC strings ('YYYY-MM-DDTHH:MM:SSZ') and an all-day event's are dates ('YYYY-MM-
 exclusive). Without DTEND a timed event ends at its start, an all-day event the next day.
 With `languages=True` each record also has `languages`: the LANGUAGE parameter of its SUMMARY,
 DESCRIPTION and LOCATION ({"SUMMARY": "ru", ...}, None where the property or parameter is missing).
+With `alarms=True` each record also has `alarms`: its VALARMs as
+{action, trigger, related, description, language}, `trigger` in seconds from the start (or the
+end, as `related` says: START unless the TRIGGER says END), earliest first.
 
 Each library converts local times to UTC its own way, which is the point of using three:
 
@@ -73,7 +76,25 @@ def _sorted(events: list[dict]) -> list[dict]:
     return sorted(events, key=lambda event: event["uid"])
 
 
-def parse_with_icalendar(data: bytes, *, languages: bool = False) -> list[dict]:
+def _alarm(action, trigger, related, description, language) -> dict:
+    if not isinstance(trigger, dt.timedelta):
+        raise ValueError(f"an absolute TRIGGER ({trigger!r}) where a duration was expected")
+    return {
+        "action": action,
+        "trigger": int(trigger.total_seconds()),
+        "related": related or "START",
+        "description": description,
+        "language": language,
+    }
+
+
+def _by_trigger(alarms: list[dict]) -> list[dict]:
+    return sorted(alarms, key=lambda alarm: alarm["trigger"])
+
+
+def parse_with_icalendar(
+    data: bytes, *, languages: bool = False, alarms: bool = False
+) -> list[dict]:
     """Parse with the icalendar library (the one that renders the feeds)."""
     calendar = icalendar.Calendar.from_ical(data)
     problems = [
@@ -97,6 +118,21 @@ def parse_with_icalendar(data: bytes, *, languages: bool = False) -> list[dict]:
                 name: vevent[name].params.get("LANGUAGE") if name in vevent else None
                 for name in TEXT_PROPERTIES
             }
+        if alarms:
+            record["alarms"] = _by_trigger(
+                [
+                    _alarm(
+                        str(valarm["ACTION"]),
+                        valarm.decoded("TRIGGER"),
+                        valarm["TRIGGER"].params.get("RELATED"),
+                        str(valarm["DESCRIPTION"]) if "DESCRIPTION" in valarm else None,
+                        valarm["DESCRIPTION"].params.get("LANGUAGE")
+                        if "DESCRIPTION" in valarm
+                        else None,
+                    )
+                    for valarm in vevent.walk("VALARM")
+                ]
+            )
         events.append(record)
     return _sorted(events)
 
@@ -111,7 +147,7 @@ def _vobject_language(component, name: str) -> str | None:
     return lines[0].params.get("LANGUAGE", [None])[0] if lines else None
 
 
-def parse_with_vobject(data: bytes, *, languages: bool = False) -> list[dict]:
+def parse_with_vobject(data: bytes, *, languages: bool = False, alarms: bool = False) -> list[dict]:
     """Parse with vobject, converting local times with the feed's own VTIMEZONEs."""
     text = data.decode("utf-8")
     calendar = vobject.readOne(io.StringIO(text))
@@ -139,11 +175,24 @@ def parse_with_vobject(data: bytes, *, languages: bool = False) -> list[dict]:
             record["languages"] = {
                 name: _vobject_language(vevent, name) for name in TEXT_PROPERTIES
             }
+        if alarms:
+            record["alarms"] = _by_trigger(
+                [
+                    _alarm(
+                        _vobject_value(valarm, "action"),
+                        _vobject_value(valarm, "trigger"),
+                        valarm.trigger.params.get("RELATED", [None])[0],
+                        _vobject_value(valarm, "description"),
+                        _vobject_language(valarm, "description"),
+                    )
+                    for valarm in vevent.contents.get("valarm", [])
+                ]
+            )
         events.append(record)
     return _sorted(events)
 
 
-def parse_with_icaljs(data: bytes, *, languages: bool = False) -> list[dict]:
+def parse_with_icaljs(data: bytes, *, languages: bool = False, alarms: bool = False) -> list[dict]:
     """Parse with ical.js, Thunderbird's parser, through `node tests/js/parse_ics.mjs`."""
     node = shutil.which("node")
     if node is None:
@@ -155,7 +204,12 @@ def parse_with_icaljs(data: bytes, *, languages: bool = False) -> list[dict]:
             f"ical.js is not installed ({ICALJS_PACKAGE} is missing): run `npm ci` in {ROOT}"
         )
     result = subprocess.run(
-        [node, str(PARSE_ICS), *(["--languages"] if languages else [])],
+        [
+            node,
+            str(PARSE_ICS),
+            *(["--languages"] if languages else []),
+            *(["--alarms"] if alarms else []),
+        ],
         input=data,
         cwd=ROOT,
         capture_output=True,

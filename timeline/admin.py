@@ -506,10 +506,11 @@ class HeartbeatAdmin(admin.ModelAdmin[Heartbeat]):
 @admin.register(PrivateFeed)
 class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
     list_display = ("name", "language", "is_active", "created_at", "token_issued_at")
-    list_filter = ("is_active", "language")
+    list_filter = ("is_active", "language", ("subscriber", admin.EmptyFieldListFilter))
     search_fields = ("name",)
     filter_horizontal = ("topics", "tracks", "actors")
-    readonly_fields = ("token_issued_at",)
+    # A subscriber's calendar is made on their preferences page, never given to another.
+    readonly_fields = ("token_issued_at", "subscriber")
     actions = ["rotate_token", "revoke"]
 
     def _announce(self, request: HttpRequest, feed: PrivateFeed, token: str) -> None:
@@ -539,15 +540,12 @@ class PrivateFeedAdmin(admin.ModelAdmin[PrivateFeed]):
     @admin.action(description=gettext_lazy("Issue a new secret link (the old one stops working)"))
     def rotate_token(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
-            token = feed.issue_token()
-            feed.save(update_fields=["token_hash", "token_issued_at"])
-            self._announce(request, feed, token)
+            self._announce(request, feed, feed.rotate())
 
     @admin.action(description=gettext_lazy("Revoke: the secret link stops working"))
     def revoke(self, request: HttpRequest, queryset: QuerySet[PrivateFeed]) -> None:
         for feed in queryset:
-            feed.is_active = False
-            feed.save(update_fields=["is_active"])
+            feed.revoke()
         count = queryset.count()
         done = ngettext("Revoked %(count)d feed.", "Revoked %(count)d feeds.", count)
         self.message_user(request, done % {"count": count}, messages.SUCCESS)

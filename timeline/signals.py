@@ -16,7 +16,18 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_de
 from django.dispatch import receiver
 
 from .feeds import publishing as feeds
-from .models import Actor, Event, Place, PrivateFeed, Source, Topic, Track
+from .models import (
+    Actor,
+    Event,
+    Place,
+    PrivateFeed,
+    Source,
+    Subscriber,
+    Subscription,
+    Topic,
+    Track,
+)
+from .models.publishing import private_subject
 
 log = logging.getLogger(__name__)
 _pending = threading.local()
@@ -117,6 +128,7 @@ def _related_deleting(sender: type, instance: Any, **kwargs: Any) -> None:
 
 
 @receiver(post_save, sender=PrivateFeed)
+@receiver(post_delete, sender=PrivateFeed)
 @receiver(m2m_changed, sender=PrivateFeed.topics.through)
 @receiver(m2m_changed, sender=PrivateFeed.tracks.through)
 @receiver(m2m_changed, sender=PrivateFeed.actors.through)
@@ -124,6 +136,28 @@ def _private_feed_changed(sender: type, instance: object, **kwargs: Any) -> None
     if isinstance(instance, PrivateFeed):
         # Every language's: one given another language leaves its old one, which then goes.
         queue_publish(keys=feeds.in_every_language([instance.subject]))
+
+
+@receiver(post_save, sender=Subscriber)
+def _subscriber_saved(sender: type[Subscriber], instance: Subscriber, **kwargs: Any) -> None:
+    # A subscriber's calendar shows their language and alarms at their lead times; and what
+    # they follow: the services that change follows save the subscriber in the same transaction
+    # (their bulk writes send no signal of their own).
+    _queue_calendar(instance.pk)
+
+
+@receiver(post_save, sender=Subscription)
+@receiver(post_delete, sender=Subscription)
+def _follow_changed(sender: type[Subscription], instance: Subscription, **kwargs: Any) -> None:
+    _queue_calendar(instance.subscriber_id)
+
+
+def _queue_calendar(subscriber_id: int) -> None:
+    """Queue the publishing of a subscriber's calendar, if they have one."""
+    calendars = PrivateFeed.objects.filter(subscriber_id=subscriber_id, is_active=True)
+    if subjects := [private_subject(pk) for pk in calendars.values_list("pk", flat=True)]:
+        # Every language's: one given another language leaves its old one, which then goes.
+        queue_publish(keys=feeds.in_every_language(subjects))
 
 
 def _own_key(instance: Any) -> list[str]:

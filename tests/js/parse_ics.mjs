@@ -2,6 +2,7 @@
 //
 //   node tests/js/parse_ics.mjs [FILE]      (reads stdin without FILE)
 //   node tests/js/parse_ics.mjs --languages [FILE]   (records also carry `languages`: below)
+//   node tests/js/parse_ics.mjs --alarms [FILE]      (records also carry `alarms`: below)
 //   node tests/js/parse_ics.mjs --stream    (many calendars: see below)
 //
 // Prints a list of {uid, summary, status, sequence, all_day, start, end}, sorted by uid. Timed
@@ -18,6 +19,10 @@
 // With --languages each record also has `languages`: the LANGUAGE parameter of its SUMMARY,
 // DESCRIPTION and LOCATION ({"SUMMARY": "ru", ...}; null where the property or parameter is
 // missing).
+//
+// With --alarms each record also has `alarms`: its VALARMs as {action, trigger, related,
+// description, language}, `trigger` in seconds from the start (or the end, as `related` says),
+// earliest first. An absolute (date-time) TRIGGER is an error. The flags may be combined.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import ICAL from "ical.js";
@@ -75,7 +80,30 @@ function languagesOf(vevent) {
   return found;
 }
 
-function parseCalendar(text, extended, withLanguages = false) {
+function alarmsOf(uid, vevent) {
+  const alarms = [];
+  for (const valarm of vevent.getAllSubcomponents("valarm")) {
+    const trigger = valarm.getFirstProperty("trigger");
+    if (!trigger) {
+      fail(`a VALARM of ${uid} has no TRIGGER`);
+    }
+    const value = trigger.getFirstValue();
+    if (!(value instanceof ICAL.Duration)) {
+      fail(`a VALARM of ${uid} has an absolute TRIGGER ${value.toString()}`);
+    }
+    const description = valarm.getFirstProperty("description");
+    alarms.push({
+      action: valarm.getFirstPropertyValue("action"),
+      trigger: value.toSeconds(),
+      related: trigger.getParameter("related") ?? "START",
+      description: description ? description.getFirstValue() : null,
+      language: description?.getParameter("language") ?? null,
+    });
+  }
+  return alarms.sort((a, b) => a.trigger - b.trigger);
+}
+
+function parseCalendar(text, extended, withLanguages = false, withAlarms = false) {
   let calendar;
   try {
     calendar = new ICAL.Component(ICAL.parse(text));
@@ -145,6 +173,9 @@ function parseCalendar(text, extended, withLanguages = false) {
     if (withLanguages) {
       record.languages = languagesOf(vevent);
     }
+    if (withAlarms) {
+      record.alarms = alarmsOf(uid, vevent);
+    }
     events.push(record);
   }
   events.sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
@@ -152,11 +183,13 @@ function parseCalendar(text, extended, withLanguages = false) {
 }
 
 function main() {
-  const withLanguages = process.argv[2] === "--languages";
-  const path = process.argv[withLanguages ? 3 : 2];
+  const args = process.argv.slice(2);
+  const flags = new Set(args.filter((arg) => arg.startsWith("--")));
+  const path = args.find((arg) => !arg.startsWith("--"));
   const text = readFileSync(path ?? 0, "utf8");
   try {
-    process.stdout.write(JSON.stringify(parseCalendar(text, false, withLanguages)) + "\n");
+    const events = parseCalendar(text, false, flags.has("--languages"), flags.has("--alarms"));
+    process.stdout.write(JSON.stringify(events) + "\n");
   } catch (error) {
     if (!(error instanceof ParseError)) {
       throw error;

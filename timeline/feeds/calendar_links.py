@@ -1,4 +1,5 @@
-"""Links that open an event in Google Calendar or Outlook.com, ready to save."""
+"""Links that open an event in Google Calendar or Outlook.com, ready to save, and those that add
+a whole feed to a calendar app."""
 
 import datetime as dt
 from urllib.parse import urlencode
@@ -45,3 +46,16 @@ def outlook(event: Event, page_url: str) -> str:
             "location": str(event.place) if event.place_id else "",
         }
     )
+
+
+def feed_links(https_url: str, title: str) -> dict[str, str]:
+    """Return the ways to add a feed to a calendar: its address (url), webcal://, and Google
+    Calendar's and Outlook.com's "add by address" links."""
+    webcal = "webcal://" + https_url.split("://", 1)[1]
+    return {
+        "url": https_url,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+        + urlencode({"url": webcal, "name": title}),
+    }

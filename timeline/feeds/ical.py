@@ -17,6 +17,7 @@ import icalendar
 
 PRODID = "-//Kazakhstan-Russia timeline//Event feeds 1.0//EN"
 END_CALENDAR = b"END:VCALENDAR\r\n"
+END_EVENT = b"END:VEVENT\r\n"
 # U+FEFF too: as a byte-order mark pasted into a field it means nothing, and at the start of a
 # value the icalendar library drops it silently (it decodes each value as "utf-8-sig").
 DROPPED_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufeff]")
@@ -82,6 +83,15 @@ class CalendarEvent:
 
 
 @dataclass(frozen=True)
+class Alarm:
+    """A display alarm some time before an event starts (RFC 5545 3.6.6)."""
+
+    before: dt.timedelta
+    description: str
+    language: str = ""
+
+
+@dataclass(frozen=True)
 class CalendarMeta:
     """The calendar-level properties of a feed."""
 
@@ -144,6 +154,30 @@ def render_event(event: CalendarEvent) -> bytes:
     vevent["STATUS"] = text(event.status)
     vevent["TRANSP"] = text("TRANSPARENT")
     return cast(bytes, vevent.to_ical())
+
+
+def render_alarms(alarms: Iterable[Alarm]) -> bytes:
+    """Return VALARM components, folded, with CRLF line ends, to go in a VEVENT (with_alarms)."""
+    rendered = []
+    for alarm in alarms:
+        valarm = icalendar.Alarm()
+        valarm["ACTION"] = Text("DISPLAY")
+        valarm["DESCRIPTION"] = _text(alarm.description, alarm.language or None)
+        # Relative to the start (RELATED=START, the default): of the day for an all-day event.
+        valarm["TRIGGER"] = icalendar.vDuration(-alarm.before)
+        rendered.append(cast(bytes, valarm.to_ical()))
+    return b"".join(rendered)
+
+
+def with_alarms(vevent: bytes, alarms: bytes) -> bytes:
+    """Return a rendered VEVENT with rendered VALARMs (render_alarms) put in before its end.
+
+    Alarms are one reader's choice, so they are added to the VEVENT cached for every feed
+    rather than cached with it.
+    """
+    if not vevent.endswith(END_EVENT):
+        raise ValueError("not a rendered VEVENT")
+    return vevent[: -len(END_EVENT)] + alarms + END_EVENT if alarms else vevent
 
 
 def zones_of(events: Iterable[CalendarEvent]) -> dict[str, tuple[dt.date, dt.date]]:

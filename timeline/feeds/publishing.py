@@ -8,7 +8,7 @@ lacks it, in its fallback (timeline.languages), marked with the language it is a
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,12 +34,14 @@ from ..models import (
     Follows,
     PrivateFeed,
     Source,
+    Subscriber,
     Topic,
     Track,
     feed_key,
     sources_official_first,
     split_feed_key,
 )
+from ..models.subscribers import lead_time_label
 from ..models.translations import shown
 from . import ical
 from . import store as feed_store
@@ -76,6 +78,9 @@ class FeedSpec:
     language: str = BARE_LANGUAGE
     # The language of the title and the description ("NAME", "DESCRIPTION"), where known.
     languages: dict[str, str] = field(default_factory=dict)
+    # Minutes before the start of each event getting reminders that an alarm goes off (a
+    # subscriber's calendar with alarms), longest first.
+    alarms: tuple[int, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -150,9 +155,10 @@ def spec(key: str) -> FeedSpec:
         if kind == "country" and value in countries and value == value.upper():
             return _country_spec(language, value)
         if kind == "private" and value.isdigit():
-            private = PrivateFeed.objects.filter(pk=int(value), is_active=True).first()
+            served = PrivateFeed.objects.serving().select_related("subscriber")
+            private = served.filter(pk=int(value)).first()
             # A private feed is published in its own language only.
-            if private and private.language == language:
+            if private and private.written_in == language:
                 return _private_spec(private)
     raise FeedNotFound(key)
 
@@ -199,6 +205,8 @@ def _country_spec(language: str, code: str) -> FeedSpec:
 
 
 def _private_spec(private: PrivateFeed) -> FeedSpec:
+    if private.subscriber:
+        return _subscriber_spec(private)
     return FeedSpec(
         private.key,
         f"{settings.SITE_NAME}: {private.name}",
@@ -207,6 +215,23 @@ def _private_spec(private: PrivateFeed) -> FeedSpec:
         Event.objects.matching(private.followed()),
         private.language,
         {"NAME": private.language, "DESCRIPTION": private.language},
+    )
+
+
+def _subscriber_spec(private: PrivateFeed) -> FeedSpec:
+    """Return the spec of a subscriber's calendar: what they follow, in their language."""
+    subscriber = cast(Subscriber, private.subscriber)
+    language = subscriber.language
+    leads = sorted({int(minutes) for minutes in subscriber.lead_times}, reverse=True)
+    return FeedSpec(
+        private.key,
+        f"{settings.SITE_NAME}: {_('What you follow')}",
+        _("The events you follow: their topics, countries, people, projects and single events."),
+        "",  # the path holds the secret token, which is not stored
+        Event.objects.matching(private.followed()),
+        language,
+        {"NAME": language, "DESCRIPTION": language},
+        alarms=tuple(leads) if private.alarms else (),
     )
 
 
@@ -248,8 +273,7 @@ def public_keys() -> list[str]:
 
 def all_keys() -> list[str]:
     """Return every feed key, public and private."""
-    private = PrivateFeed.objects.filter(is_active=True).values_list("language", "pk")
-    return [*public_keys(), *(feed_key(language, f"private:{pk}") for language, pk in private)]
+    return [*public_keys(), *PrivateFeed.objects.serving().keys()]
 
 
 def keys_for_events(event_ids: Iterable[int]) -> set[str]:
@@ -270,8 +294,7 @@ def keys_for_events(event_ids: Iterable[int]) -> set[str]:
         subjects.update(f"actor:{actor.slug}" for actor in event.participants.all())
         if event.track:
             subjects.add(f"track:{event.track.slug}")
-        private = PrivateFeed.objects.including(event)
-        keys.update(feed.key for feed in private.only("pk", "language"))
+        keys.update(PrivateFeed.objects.including(event).keys())
     keys.update(in_every_language(subjects))
     return keys
 
@@ -306,6 +329,42 @@ def render_key(language: str) -> str:
     return f"{RENDER_VERSION}|{settings.SITE_URL}|{language}|{_catalogues(language)}"
 
 
+def pieces_key(feed_spec: FeedSpec) -> str:
+    """Return what, besides an event, each VEVENT of this feed depends on: its language's
+    render key and, in a calendar with alarms, their lead times."""
+    key = render_key(feed_spec.language)
+    if feed_spec.alarms:
+        key += "|alarms:" + ",".join(str(minutes) for minutes in feed_spec.alarms)
+    return key
+
+
+@dataclass(frozen=True)
+class Alarms:
+    """The VALARMs of a calendar with alarms, and which of its events ring them."""
+
+    block: bytes
+    events: set[int]
+
+
+def alarms_for(
+    feed_spec: FeedSpec, event_ids: Collection[int], events: QuerySet[Event]
+) -> Alarms | None:
+    """Return the alarms of a feed (of *events*) for these of its events, its language active.
+
+    Those getting reminders ring one at each lead time; a cancelled one, for instance, none.
+    """
+    if not feed_spec.alarms or not event_ids:
+        return None
+    block = ical.render_alarms(
+        ical.Alarm(dt.timedelta(minutes=minutes), lead_time_label(minutes), feed_spec.language)
+        for minutes in feed_spec.alarms
+    )
+    # As in cached_pieces: a long list of ids costs more than the feed's own query.
+    chosen = list(event_ids) if len(event_ids) < 5000 else events.values("pk")
+    reminded = Event.objects.getting_reminders().filter(pk__in=chosen)
+    return Alarms(block, set(reminded.values_list("pk", flat=True)) & set(event_ids))
+
+
 @functools.cache
 def _catalogues(language: str) -> str:
     """Return a digest of our translation catalogues for *language* (statuses, kinds, labels).
@@ -332,10 +391,13 @@ def zone_spans(events: QuerySet[Event]) -> dict[str, tuple[dt.date, dt.date]]:
 
 
 def cached_pieces(
-    revisions: dict[int, int], events: QuerySet[Event], language: str
+    revisions: dict[int, int],
+    events: QuerySet[Event],
+    language: str,
+    alarms: Alarms | None = None,
 ) -> dict[int, feed_store.Piece]:
     """Return the VEVENT in *language* of each of these events (a subset of *events*), cached
-    or rendered now."""
+    or rendered now, with *alarms* in those that ring them."""
     key = render_key(language)
     pieces: dict[int, tuple[int, bytes]] = {}
     cached = EventFragment.objects.filter(event__in=events.values("pk"), language=language)
@@ -354,6 +416,10 @@ def cached_pieces(
         others = tuple(code for code in languages.CODES if code != language)
         also = others if len(stale) <= DRAW_EVERY_LANGUAGE_UP_TO else ()
         _render_into(pieces, Event.objects.filter(pk__in=stale), language, also)
+    if alarms:
+        for event_id in alarms.events & pieces.keys():
+            revision, body = pieces[event_id]
+            pieces[event_id] = (revision, ical.with_alarms(body, alarms.block))
     packed = feed_store.deflate_blocks([body for _revision, body in pieces.values()])
     return {
         event_id: (revision, body, deflated)
@@ -545,13 +611,16 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
         events = feed_events(feed_spec.selection, now)
         revisions = dict(events.values_list("pk", "revision"))
         previous = feed_store.load_previous(feed.stored_names) if feed else None
-        if previous and previous.render_key != render_key(language):
+        # Stored VEVENTs are reused only as they were rendered: same language, same alarms.
+        key_of_pieces = pieces_key(feed_spec)
+        if previous and previous.render_key != key_of_pieces:
             previous = None
         pieces = previous.current_pieces(revisions) if previous else {}
         missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
-        pieces.update(cached_pieces(missing, events, language))
+        alarms = alarms_for(feed_spec, missing, events)
+        pieces.update(cached_pieces(missing, events, language, alarms))
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
-        assembled = feed_store.assemble(render_key(language), head, revisions, pieces)
+        assembled = feed_store.assemble(key_of_pieces, head, revisions, pieces)
         moment = timezone.now().replace(microsecond=0)
         old_ids = previous.event_ids if previous else None
         if feed is None:

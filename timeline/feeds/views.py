@@ -11,12 +11,13 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date, urlencode
+from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
 from .. import languages
 from ..models import Event, Feed, PrivateFeed, feed_key, hash_token, sources_official_first
 from ..reader_language import same_in_every_language
+from . import calendar_links
 from . import publishing as feeds
 from . import store as feed_store
 
@@ -129,8 +130,9 @@ def public_feed(
 @same_in_every_language
 @require_safe
 def private_feed(request: HttpRequest, token: str) -> HttpResponse:
-    """Serve a private feed, in the language it was given."""
-    private = PrivateFeed.objects.filter(token_hash=hash_token(token), is_active=True).first()
+    """Serve a private feed, in the language it was given (a subscriber's: theirs)."""
+    served = PrivateFeed.objects.serving().select_related("subscriber")
+    private = served.filter(token_hash=hash_token(token)).first()
     if private is None:
         return not_found()
     return _serve_feed(request, private.key, "timeline.ics", PRIVATE_CACHE_CONTROL)
@@ -167,16 +169,10 @@ def path_language(request: HttpRequest) -> str:
 
 
 def _add_links(feed_spec: feeds.FeedSpec) -> dict[str, str]:
-    https_url = settings.SITE_URL + feed_spec.path
-    webcal = "webcal://" + https_url.split("://", 1)[1]
     return {
         "language": feed_spec.language,
         "language_name": languages.NAMES[feed_spec.language],
-        "url": https_url,
-        "webcal": webcal,
-        "google": "https://calendar.google.com/calendar/render?" + urlencode({"cid": webcal}),
-        "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
-        + urlencode({"url": webcal, "name": feed_spec.title}),
+        **calendar_links.feed_links(settings.SITE_URL + feed_spec.path, feed_spec.title),
     }
 
 

@@ -5,6 +5,8 @@ from typing import cast
 
 from django.core.files.storage import default_storage
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -12,12 +14,18 @@ from django_countries.fields import CountryField
 from .. import languages
 from ..text import OneLineField
 from .record import Actor, Event, Follows, Topic, Track, any_in, has_any_country
+from .subscribers import Subscriber
 from .tokens import hash_token
 
 
 def feed_key(language: str, subject: str) -> str:
     """Return the key of the feed of *subject* ('all', 'topic:energy') in *language*."""
     return f"{language}/{subject}"
+
+
+def private_subject(pk: int) -> str:
+    """Return what the key of private feed *pk* names, whatever its language."""
+    return f"private:{pk}"
 
 
 def split_feed_key(key: str) -> tuple[str, str]:
@@ -106,20 +114,50 @@ class EventFragment(models.Model):
 
 
 class PrivateFeedQuerySet(models.QuerySet["PrivateFeed"]):
+    def serving(self) -> "PrivateFeedQuerySet":
+        """Return the feeds whose secret link works: active, and a subscriber's only while they
+        are subscribed."""
+        # A LEFT JOIN: a feed without a subscriber matches too.
+        return self.filter(is_active=True, subscriber__unsubscribed_at__isnull=True)
+
     def including(self, event: Event) -> "PrivateFeedQuerySet":
-        """Return the active private feeds whose selection holds *event*."""
+        """Return the feeds served whose selection holds *event*: an editor's by its labels, a
+        subscriber's by what the subscriber follows."""
         target = event.followed_through()
         selection = any_in(
             topics=target.topics, actors=target.actors, tracks=target.tracks
         ) | has_any_country(target.countries)
         chosen = PrivateFeed.objects.filter(selection).values("pk")
-        return self.filter(is_active=True, pk__in=chosen)
+        followers = Subscriber.objects.following(event).values("pk")
+        return self.serving().filter(Q(pk__in=chosen) | Q(subscriber__in=followers))
+
+    def keys(self) -> list[str]:
+        """Return the feed key of each, in the language it is written in (see `written_in`)."""
+        rows = self.values_list("pk", Coalesce("subscriber__language", "language"))
+        return [feed_key(language, private_subject(pk)) for pk, language in rows]
+
+    def revoke(self) -> int:
+        """Turn these feeds off (each saved, so their published bytes go too); return how many
+        were on."""
+        feeds = list(self.filter(is_active=True))
+        for feed in feeds:
+            feed.revoke()
+        return len(feeds)
 
 
 class PrivateFeed(models.Model):
-    """A calendar of one reader's own selection, reached through a secret link."""
+    """A calendar of one reader's own selection, reached through a secret link.
 
-    name = OneLineField(_("name"), max_length=200, help_text=_("Who or what this feed is for."))
+    An editor's (made in the admin) selects by its own topics, countries, tracks and actors; a
+    subscriber's (made on their preferences page) selects what the subscriber follows, live, in
+    the subscriber's language, with alarms at their reminder lead times if they chose them.
+    """
+
+    NAME_MAX_LENGTH = 200
+
+    name = OneLineField(
+        _("name"), max_length=NAME_MAX_LENGTH, help_text=_("Who or what this feed is for.")
+    )
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
     topics = models.ManyToManyField(Topic, blank=True, verbose_name=_("topics"))
     countries = CountryField(multiple=True, blank=True, verbose_name=_("countries"))
@@ -134,6 +172,20 @@ class PrivateFeed(models.Model):
         help_text=_("The language the calendar is written in."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    subscriber = models.OneToOneField(
+        Subscriber,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calendar",
+        verbose_name=_("subscriber"),
+        help_text=_("A subscriber's own calendar of what they follow, in their language."),
+    )
+    alarms = models.BooleanField(
+        _("alarms"),
+        default=False,
+        help_text=_("For a subscriber's calendar: alarms at the subscriber's reminder times."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     token_issued_at = models.DateTimeField(_("token issued at"), null=True, editable=False)
 
@@ -150,14 +202,22 @@ class PrivateFeed(models.Model):
     @property
     def subject(self) -> str:
         """Return what the feed's key names, whatever its language."""
-        return f"private:{self.pk}"
+        return private_subject(self.pk)
+
+    @property
+    def written_in(self) -> str:
+        """Return the feed's language: its subscriber's (who may change it), else its own."""
+        return self.subscriber.language if self.subscriber else self.language
 
     @property
     def key(self) -> str:
-        return feed_key(self.language, self.subject)
+        return feed_key(self.written_in, self.subject)
 
     def followed(self) -> Follows:
-        """Return what the feed selects: any of its topics, countries, tracks and actors."""
+        """Return what the feed selects: what its subscriber follows, else any of its topics,
+        countries, tracks and actors."""
+        if self.subscriber:
+            return self.subscriber.followed()
         return Follows(
             topics=list(self.topics.values_list("pk", flat=True)),
             countries=[country.code for country in self.countries],
@@ -171,3 +231,14 @@ class PrivateFeed(models.Model):
         self.token_hash = hash_token(token)
         self.token_issued_at = timezone.now()
         return token
+
+    def rotate(self) -> str:
+        """Issue and save a new secret token (the old one stops at once); return it (shown once)."""
+        token = self.issue_token()
+        self.save(update_fields=["token_hash", "token_issued_at"])
+        return token
+
+    def revoke(self) -> None:
+        """Turn the feed off: its secret link stops working."""
+        self.is_active = False
+        self.save(update_fields=["is_active"])

@@ -26,6 +26,16 @@ def default_lead_times() -> list[int]:
     return [1440]
 
 
+def lead_time_label(minutes: int) -> str:
+    """Say when a reminder comes, in words, in the active language ("1 day before")."""
+    labels = dict(LEAD_TIME_CHOICES)
+    if minutes in labels:
+        return str(labels[minutes])
+    return ngettext("%(count)d minute before", "%(count)d minutes before", minutes) % {
+        "count": minutes
+    }
+
+
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def active(self) -> "SubscriberQuerySet":
         """Return those anything but a confirmation may be sent to (see `Subscriber.active`)."""
@@ -100,10 +110,14 @@ class Subscriber(models.Model):
         self.link_nonce = secrets.token_hex(16)
 
     def revoke_links(self) -> None:
-        """Revoke every preferences, unsubscribe and confirmation link given out so far."""
+        """Revoke every preferences, unsubscribe and confirmation link given out so far, and
+        their calendar's."""
+        from .publishing import PrivateFeed  # which imports this module
+
         self.new_link_nonce()
         self.save(update_fields=["link_nonce"])
         self.links.all().delete()
+        PrivateFeed.objects.filter(subscriber=self).revoke()
 
     @property
     def active(self) -> bool:
@@ -124,14 +138,7 @@ class Subscriber(models.Model):
     @property
     def lead_time_labels(self) -> list[str]:
         """Say when reminders come, in words, earliest first ("1 day before", "At the start")."""
-        labels = dict(LEAD_TIME_CHOICES)
-        return [
-            str(labels[minutes])
-            if minutes in labels
-            else ngettext("%(count)d minute before", "%(count)d minutes before", minutes)
-            % {"count": minutes}
-            for minutes in sorted(self.lead_times, reverse=True)
-        ]
+        return [lead_time_label(minutes) for minutes in sorted(self.lead_times, reverse=True)]
 
 
 class SubscriberLink(models.Model):

@@ -1,4 +1,5 @@
-"""Change a subscriber's state: sign up, confirm, choose, leave, come back, pause, renew links.
+"""Change a subscriber's state: sign up, confirm, choose, leave, come back, pause, renew links,
+their private calendar.
 
 Each change runs in one transaction, holds the subscriber's row lock while it reads and writes,
 and brings the outbox in line only after the commit (so the sync sees what was committed).
@@ -15,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import languages
-from ..models import Notification, Subscriber, Subscription
+from ..models import Notification, PrivateFeed, Subscriber, Subscription
 from . import scheduling
 
 # A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
@@ -33,6 +34,10 @@ class LinkRevoked(Exception):
 
 class NotConfirmed(Exception):
     """Only a confirmed address can come back after leaving."""
+
+
+class NotSubscribed(Exception):
+    """Only a confirmed address that has not left can have a calendar."""
 
 
 class Confirmation(enum.Enum):
@@ -191,14 +196,70 @@ def apply_follows(*, subscriber: Subscriber, wanted: set[Follow]) -> None:
     )
 
 
+# --- their calendar ----------------------------------------------------------------------------
+# A private calendar feed of what they follow (timeline.feeds publishes it). Its secret link is
+# returned once, when made, for the page to show; only its hash is kept.
+@transaction.atomic
+def start_calendar(*, subscriber: Subscriber, alarms: bool) -> str | None:
+    """Turn the subscriber's calendar on; return its new secret token, or None if it was on."""
+    subscriber = _locked(subscriber)
+    if not subscriber.confirmed_at or subscriber.unsubscribed_at:
+        raise NotSubscribed
+    calendar = PrivateFeed.objects.filter(subscriber=subscriber).first()
+    if calendar is not None and calendar.is_active:
+        return None
+    # Named for the editors, who see it in the admin.
+    name = subscriber.email[: PrivateFeed.NAME_MAX_LENGTH]
+    calendar = calendar or PrivateFeed(subscriber=subscriber, name=name)
+    calendar.alarms = alarms
+    calendar.is_active = True
+    token = calendar.issue_token()
+    calendar.save()
+    return token
+
+
+def _calendar(subscriber: Subscriber) -> PrivateFeed | None:
+    """Return the subscriber's calendar that is on, locking the subscriber."""
+    subscriber = _locked(subscriber)
+    return PrivateFeed.objects.filter(subscriber=subscriber, is_active=True).first()
+
+
+@transaction.atomic
+def set_calendar_alarms(*, subscriber: Subscriber, alarms: bool) -> bool:
+    """Turn the calendar's alarms on or off; return whether it is on (else nothing changes)."""
+    calendar = _calendar(subscriber)
+    if calendar is None:
+        return False
+    if calendar.alarms != alarms:
+        calendar.alarms = alarms
+        calendar.save(update_fields=["alarms"])
+    return True
+
+
+@transaction.atomic
+def rotate_calendar(*, subscriber: Subscriber) -> str | None:
+    """Give the calendar a new secret link (the old one stops at once); return its token, or
+    None if the calendar is off."""
+    calendar = _calendar(subscriber)
+    return calendar.rotate() if calendar is not None else None
+
+
+@transaction.atomic
+def stop_calendar(*, subscriber: Subscriber) -> bool:
+    """Turn the calendar off (its link stops working); return whether it was on."""
+    _locked(subscriber)
+    return PrivateFeed.objects.filter(subscriber=subscriber).revoke() > 0
+
+
 # --- leave and come back -----------------------------------------------------------------------
 @transaction.atomic
 def leave(*, subscriber: Subscriber, now: dt.datetime | None = None) -> Subscriber:
-    """Stop all mail to the subscriber (leaving twice keeps the first time)."""
+    """Stop all mail to the subscriber (leaving twice keeps the first time) and their calendar."""
     subscriber = _locked(subscriber)
     if not subscriber.unsubscribed_at:
         subscriber.unsubscribed_at = now or timezone.now()
         subscriber.save(update_fields=["unsubscribed_at"])
+    PrivateFeed.objects.filter(subscriber=subscriber).revoke()
     queue_sync(subscriber_id=subscriber.pk)
     return subscriber
 

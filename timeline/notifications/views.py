@@ -23,7 +23,7 @@ from ..models import Event, Subscriber
 from ..security import ratelimit
 from ..security.client_ip import client_ip
 from ..security.headers import csrf_protect_secret_link
-from . import links, services
+from . import calendar_page, links, services
 from .forms import PreferencesForm, SubscribeForm
 
 
@@ -144,6 +144,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             return ratelimit.too_many(request, wait)
         if "new_links" in request.POST:
             return _renew_links(request, subscriber)
+        if action := calendar_page.requested(request):
+            return _change_calendar(request, subscriber, action)
         if "leave" in request.POST or "rejoin" in request.POST:
             left = "leave" in request.POST
             try:
@@ -171,9 +173,31 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             )
             messages.success(request, _("Your choices are saved."))
             return redirect(request.path)
+    return _preferences_page(request, subscriber, form)
+
+
+def _preferences_page(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    form: PreferencesForm,
+    calendar_token: str | None = None,
+) -> HttpResponse:
+    context = {"form": form, "subscriber": subscriber}
     return render(
-        request, "timeline/subscription_preferences.html", {"form": form, "subscriber": subscriber}
+        request,
+        "timeline/subscription_preferences.html",
+        {**context, **calendar_page.page_context(subscriber, calendar_token)},
     )
+
+
+def _change_calendar(request: HttpRequest, subscriber: Subscriber, action: str) -> HttpResponse:
+    """Turn the calendar on or off, change its alarms or its link."""
+    token = calendar_page.change(request, subscriber, action)
+    if token is None:
+        return redirect(request.path)
+    # The new link is shown on this answer alone (never cached: _secret_link_page); only its
+    # hash is kept, so no later page, message or cookie can show it again.
+    return _preferences_page(request, subscriber, PreferencesForm(subscriber), token)
 
 
 def _renew_links(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
