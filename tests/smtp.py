@@ -27,6 +27,7 @@ class SmtpSink:
     messages: list = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)  # parsed once, on arrival
     senders: list[str] = field(default_factory=list)  # the envelope sender (MAIL FROM) of each
+    raw: list[bytes] = field(default_factory=list)  # each message as the server received it
     arrivals: list[float] = field(default_factory=list)  # time.time() of each accepted message
     attempts: int = 0
     dropped: int = 0
@@ -49,6 +50,7 @@ class SmtpSink:
             self.messages.append(message)
             self.message_ids.append(message["Message-ID"])
             self.senders.append(envelope.mail_from)
+            self.raw.append(envelope.content)
             self.arrivals.append(time.time())
             if self.drop_after_store_every and self.attempts % self.drop_after_store_every == 0:
                 self.dropped += 1

@@ -181,6 +181,8 @@ def _render(
     }
     if event is not None:
         context["times"] = times(event, zone, language)
+        # The same test as the attachment's (build): the text never promises a missing file.
+        context["attached"] = event.is_calendar_dated
         context["event_url"] = settings.SITE_URL + event.get_absolute_url()
         context["sources"] = list(event.sources.all())
     return (

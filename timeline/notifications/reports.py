@@ -149,9 +149,15 @@ def read(data: bytes) -> Report:
         *_all(original, "Return-Path"),
     ]
     if report_type == "delivery-status":
+        status_part = next((part for part in parts if part.get_content_type() in DSN_TYPES), None)
+        if status_part is None:
+            raise Malformed("The delivery report has no message/delivery-status part.")
+        blocks = _blocks(status_part)
+        # Postfix names the envelope sender of the returned mail among the per-message fields.
+        addresses += [value for block in blocks for value in _all(block, "X-Postfix-Sender")]
         return Report(
             report_type="delivery-status",
-            recipients=_recipient_statuses(parts),
+            recipients=_recipient_statuses(blocks),
             feedback_type="",
             message_ids=message_ids,
             addresses=tuple(addresses),
@@ -209,12 +215,9 @@ def _blocks(part: Message) -> list[Message]:
     return [HeaderParser().parsestr(block) for block in re.split(r"\n[ \t]*\n", text) if block]
 
 
-def _recipient_statuses(parts: list[Message]) -> tuple[RecipientStatus, ...]:
-    status_part = next((part for part in parts if part.get_content_type() in DSN_TYPES), None)
-    if status_part is None:
-        raise Malformed("The delivery report has no message/delivery-status part.")
+def _recipient_statuses(blocks: list[Message]) -> tuple[RecipientStatus, ...]:
     recipients = []
-    for block in _blocks(status_part):
+    for block in blocks:
         if "Final-Recipient" not in block and "Action" not in block:
             continue  # the per-message fields
         action = _one_line(block.get("Action", "")).lower()
