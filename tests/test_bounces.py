@@ -425,7 +425,7 @@ def test_a_complaint_is_lifted_only_by_the_readers_explicit_yes(
 
 
 def test_the_preferences_page_says_why_mail_stopped(client, smtp):
-    _reader, _energy, mail = reminded_reader(smtp)
+    reader, _energy, mail = reminded_reader(smtp)
     read_bounce(report("postfix_hard.eml", mail))
     text = text_of(mail)
     (manage,) = re.findall(r"https://timeline\.test(/en/subscriptions/[^/\s]+/)", text)
@@ -434,6 +434,13 @@ def test_the_preferences_page_says_why_mail_stopped(client, smtp):
 
     assert "Our email to this address came back undelivered, so we send it nothing." in page
     assert f'<a href="{SUBSCRIBE}">sign up again</a>' in page
+    # Leaving and "subscribing again" from this page does not lift it: only a new confirmation.
+    client.post(manage, {"leave": "1"})
+    page = client.get(manage).content.decode()
+    assert 'name="rejoin"' not in page
+    client.post(manage, {"rejoin": "1"})
+    reader.refresh_from_db()
+    assert reader.unsubscribed_at is not None and reader.suppression_reason == "hard_bounce"
 
 
 # --- the admin ----------------------------------------------------------------------------------

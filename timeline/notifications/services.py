@@ -34,7 +34,7 @@ class LinkRevoked(Exception):
 
 
 class NotConfirmed(Exception):
-    """Only a confirmed address can come back after leaving."""
+    """Only a confirmed address, not suppressed, can come back after leaving."""
 
 
 class Confirmation(enum.Enum):
@@ -231,9 +231,12 @@ def leave(*, subscriber: Subscriber, now: dt.datetime | None = None) -> Subscrib
 
 @transaction.atomic
 def rejoin(*, subscriber: Subscriber) -> Subscriber:
-    """Take back a confirmed subscriber who left: their reminders start again."""
+    """Take back a confirmed subscriber who left: their reminders start again.
+
+    An address suppressed after a bounce or a complaint comes back only by confirming anew.
+    """
     subscriber = _locked(subscriber)
-    if not subscriber.confirmed_at:
+    if not subscriber.confirmed_at or subscriber.suppressed_at:
         raise NotConfirmed
     if subscriber.unsubscribed_at:
         subscriber.unsubscribed_at = None
