@@ -15,12 +15,15 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from timeline.models import Bounce, Event, Notification, Subscriber, SubscriberLink
-from timeline.notifications import dispatch, scheduling, services
+from timeline.notifications import dispatch, reports, scheduling, services
 
 from .bounce_helpers import (
     BOUNCE_ADDRESS,
+    SAMPLES,
     confirm_path,
     new_event,
     read_bounce,
@@ -541,6 +544,33 @@ def test_what_is_not_a_report_about_our_mail_changes_nothing(smtp, make, code, s
     reader.refresh_from_db()
     assert reader.active and reader.suppressed_at is None and reader.soft_bounces == 0
     assert row_of(mail).bounce == ""
+
+
+SAMPLE_FILES = sorted(path.name for path in SAMPLES.glob("*.eml"))
+
+
+@given(
+    name=st.sampled_from(SAMPLE_FILES),
+    cut=st.integers(min_value=0, max_value=6000),
+    flips=st.lists(st.tuples(st.integers(0, 6000), st.integers(0, 255)), max_size=20),
+)
+def test_any_damage_to_a_report_is_read_or_refused_never_a_crash(name, cut, flips):
+    data = bytearray((SAMPLES / name).read_bytes()[:cut])
+    for position, value in flips:
+        if data:
+            data[position % len(data)] = value
+    try:
+        reports.read(bytes(data)).outcome()
+    except reports.Refused as refusal:
+        assert str(refusal)
+
+
+@given(st.binary(max_size=4096))
+def test_any_bytes_are_read_or_refused_never_a_crash(data):
+    try:
+        reports.read(data).outcome()
+    except reports.Refused as refusal:
+        assert str(refusal)
 
 
 def test_reports_leave_no_address_or_token_in_the_logs(smtp, caplog):
