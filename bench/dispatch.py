@@ -303,7 +303,7 @@ def main() -> None:
     try:
         populate(timezone.now())
         ids = list(Notification.objects.order_by("due_at", "pk").values_list("pk", flat=True))
-        expected = {mail.message_id(Notification(pk=pk, kind="reminder")) for pk in ids}
+        expected = {mail.message_id(row) for row in Notification.objects.filter(pk__in=ids)}
         total = len(ids)
         messages = build_messages()
         size = statistics.mean(len(m.message().as_bytes()) for m in messages[:200])

@@ -1,6 +1,7 @@
 """One settings module for every environment, driven by environment variables."""
 
 import datetime as dt
+import re
 import warnings
 import zoneinfo
 from pathlib import Path
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     # Backup codes: each works once, in place of an authenticator code.
     "django_otp.plugins.otp_static",
     "axes",
+    # Provider webhooks for bounces and complaints (only Mailgun's is wired: config/urls.py).
+    "anymail",
     "timeline",
 ]
 
@@ -365,6 +368,32 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DISPATCH_MARK_RETRY_SECONDS = env.float("DISPATCH_MARK_RETRY_SECONDS", default=300.0)
 # An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+
+# --- Bounces and complaints -------------------------------------------------------------------
+# The envelope sender of every mail, made per mail (VERP): with "bounces@example.org" a mail goes
+# out from bounces+<random token>@example.org, and the MTA receiving that domain pipes what comes
+# back to `manage.py read_bounce` (README, "Bounces and complaints"). Empty: the envelope sender
+# is DEFAULT_FROM_EMAIL and reports are traced by their Message-ID alone.
+BOUNCE_ADDRESS = env("BOUNCE_ADDRESS", default="")
+if BOUNCE_ADDRESS and not re.fullmatch(r"[^@+\s]+@[^@\s]+\.[^@\s]+", BOUNCE_ADDRESS):
+    raise ImproperlyConfigured(
+        f"BOUNCE_ADDRESS is {BOUNCE_ADDRESS!r}: give one plain address without a '+' (each mail "
+        "adds +<token> to it), for example BOUNCE_ADDRESS=bounces@timeline.example.org."
+    )
+# An address is suppressed after SOFT_BOUNCE_LIMIT soft bounces (of distinct mails) within
+# SOFT_BOUNCE_WINDOW_DAYS of the first of them; a hard bounce or a complaint suppresses at once.
+SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+SOFT_BOUNCE_WINDOW_DAYS = env.int("SOFT_BOUNCE_WINDOW_DAYS", default=30)
+# Provider webhooks (django-anymail): Mailgun's, at /anymail/mailgun/tracking/, verified with
+# this key (Mailgun: Sending → Webhooks → HTTP webhook signing key). Empty: the URL answers 404.
+ANYMAIL = {
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+    # Optional HTTP basic auth ("user:password") in the webhook URL, checked as well.
+    "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+}
+# A signed post is taken once, and only within this many seconds of its signature's timestamp
+# (either way, for clock skew): a replayed or an old one is refused.
+BOUNCE_WEBHOOK_MAX_AGE_SECONDS = env.int("BOUNCE_WEBHOOK_MAX_AGE_SECONDS", default=900)
 
 # --- Celery ----------------------------------------------------------------------------------
 # Every Celery setting is here, after the settings the beat schedule reads.

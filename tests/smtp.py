@@ -26,6 +26,8 @@ class SmtpSink:
     refuse: set[str] = field(default_factory=set)  # recipients answered 550
     messages: list = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)  # parsed once, on arrival
+    senders: list[str] = field(default_factory=list)  # the envelope sender (MAIL FROM) of each
+    raw: list[bytes] = field(default_factory=list)  # each message as the server received it
     arrivals: list[float] = field(default_factory=list)  # time.time() of each accepted message
     attempts: int = 0
     dropped: int = 0
@@ -47,6 +49,8 @@ class SmtpSink:
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             self.messages.append(message)
             self.message_ids.append(message["Message-ID"])
+            self.senders.append(envelope.mail_from)
+            self.raw.append(envelope.content)
             self.arrivals.append(time.time())
             if self.drop_after_store_every and self.attempts % self.drop_after_store_every == 0:
                 self.dropped += 1

@@ -207,7 +207,7 @@ def test_a_reminder_to_a_kazakh_reader_in_almaty_is_kazakh_with_a_kazakh_calenda
         .strip()
         .startswith("<https://timeline.test/kk/unsubscribe/")
     )
-    assert message["Message-ID"] == f"<notification.{reminder.pk}.reminder@timeline.test>"
+    assert message["Message-ID"] == f"<{reminder.trace_token}@timeline.test>"
 
     (attachment,) = message.iter_attachments()
     vevent = icalendar.Calendar.from_ical(attachment.get_content()).walk("VEVENT")[0]

@@ -157,6 +157,12 @@ def test_production_refuses_a_site_url_that_is_not_https(url):
     assert "SITE_URL" in message and "https://" in message
 
 
+@pytest.mark.parametrize("address", ["bounces+x@timeline.example.com", "bounces", "two@at@x.org"])
+def test_production_refuses_a_bounce_address_it_cannot_make_return_paths_of(address):
+    message = refusal(BOUNCE_ADDRESS=address)
+    assert "BOUNCE_ADDRESS" in message and "BOUNCE_ADDRESS=bounces@" in message
+
+
 def test_production_settings_hold_their_safe_defaults():
     validators, require_2fa = settings_in(
         "AUTH_PASSWORD_VALIDATORS", "ADMIN_REQUIRE_2FA", **PRODUCTION

@@ -18,7 +18,7 @@ from modeltranslation.admin import TranslationAdmin
 from reversion.admin import VersionAdmin
 from reversion.models import Version
 
-from . import languages
+from . import l10n, languages
 from .models import (
     Actor,
     Agreement,
@@ -34,6 +34,7 @@ from .models import (
     Source,
     Subscriber,
     Subscription,
+    Suppression,
     Topic,
     Track,
     allowed_published,
@@ -575,30 +576,70 @@ class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
     verbose_name_plural = gettext_lazy("follows (each row: exactly one thing)")
 
 
+# Set only by bounces and complaints (notifications.services); lifted by the action below.
+SUPPRESSION_FIELDS = (
+    "suppressed_at",
+    "suppression_reason",
+    "last_bounce_at",
+    "bounce_status",
+    "bounce_diagnostic",
+    "soft_bounces",
+    "soft_bounces_since",
+    "suppression_lifted_at",
+)
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
-    list_display = ("email", "confirmed_at", "paused", "unsubscribed_at", "language", "timezone")
+    list_display = (
+        "email",
+        "confirmed_at",
+        "paused",
+        "unsubscribed_at",
+        "suppression",
+        "language",
+        "timezone",
+    )
     list_filter = (
         "paused",
         "language",
         ("confirmed_at", admin.EmptyFieldListFilter),
         ("unsubscribed_at", admin.EmptyFieldListFilter),
+        "suppression_reason",
     )
     search_fields = ("email",)
     date_hierarchy = "created_at"
-    readonly_fields = ("created_at",)
-    fields = (
-        "email",
-        "language",
-        "timezone",
-        "lead_times",
-        "confirmed_at",
-        "paused",
-        "unsubscribed_at",
-        "created_at",
+    readonly_fields = ("created_at", *SUPPRESSION_FIELDS)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "email",
+                    "language",
+                    "timezone",
+                    "lead_times",
+                    "confirmed_at",
+                    "paused",
+                    "unsubscribed_at",
+                    "created_at",
+                )
+            },
+        ),
+        (gettext_lazy("Bounces and complaints"), {"fields": SUPPRESSION_FIELDS}),
     )
     inlines = [SubscriptionInline]
-    actions = ["pause", "resume", "revoke_links"]
+    actions = ["pause", "resume", "revoke_links", "lift_bounce_suppression"]
+
+    @admin.display(description=gettext_lazy("suppressed"), ordering="suppressed_at")
+    def suppression(self, subscriber: Subscriber) -> str:
+        """Say why and since when no mail goes to the address ("" if it does)."""
+        if not subscriber.suppressed_at:
+            return ""
+        return _("%(reason)s, %(moment)s") % {
+            "reason": subscriber.get_suppression_reason_display(),
+            "moment": f"{l10n.moment(subscriber.suppressed_at, 'UTC')} UTC",
+        }
 
     def save_related(
         self,
@@ -641,6 +682,32 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
         )
         self.message_user(request, done % {"count": revoked}, messages.SUCCESS)
 
+    @admin.action(
+        description=gettext_lazy(
+            "Lift the bounce suppression of the selected subscribers (never a complaint's)"
+        ),
+        permissions=["change"],
+    )
+    def lift_bounce_suppression(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        lifted = services.lift_bounce_suppression(subscriber_ids=ids)
+        done = ngettext(
+            "Mail goes again to %(count)d subscriber.",
+            "Mail goes again to %(count)d subscribers.",
+            lifted,
+        )
+        self.message_user(request, done % {"count": lifted}, messages.SUCCESS)
+        complained = queryset.filter(suppression_reason=Suppression.COMPLAINT).count()
+        if complained:
+            kept = ngettext(
+                "%(count)d subscriber reported our mail as spam: only they can lift that, by "
+                "signing up again and confirming.",
+                "%(count)d subscribers reported our mail as spam: only they can lift that, by "
+                "signing up again and confirming.",
+                complained,
+            )
+            self.message_user(request, kept % {"count": complained}, messages.WARNING)
+
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin[Notification]):
@@ -652,9 +719,10 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         "due_at",
         "attempts",
         "sent_at",
+        "bounce",
         "short_error",
     )
-    list_filter = ("state", "kind")
+    list_filter = ("state", "kind", "bounce")
     list_select_related = ("subscriber", "event")
     search_fields = ("subscriber__email", "event__title")
     date_hierarchy = "due_at"
@@ -672,6 +740,9 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         "last_error",
         "claimed_until",
         "sent_at",
+        "trace_token",
+        "bounce",
+        "bounced_at",
         "payload",
         "created_at",
         "updated_at",

@@ -13,6 +13,7 @@ from . import agreement_views, api, figure_views, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
+from .notifications import webhooks
 
 app_name = "timeline"
 
@@ -89,4 +90,6 @@ urlpatterns = [
     path("api/schemas/<slug:name>.json", figures_api.schema, name="api-schema"),
     path("feeds/changes.atom", atom.ChangesFeed(), name="feed-changes"),
     path("healthz", views.healthz, name="healthz"),
+    # Bounces and complaints from Mailgun, signed (at the address anymail's URLs would give it).
+    path("anymail/mailgun/tracking/", webhooks.mailgun_tracking, name="mailgun-tracking"),
 ]

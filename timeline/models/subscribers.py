@@ -36,10 +36,37 @@ def lead_time_label(minutes: int) -> str:
     }
 
 
+def new_trace_token() -> str:
+    """Draw the random token that names one mail in its Message-ID and return address."""
+    # Lower-case hex: mail systems may change the case of an address's local part.
+    return secrets.token_hex(16)
+
+
+class Suppression(models.TextChoices):
+    """Why no more mail goes to an address (see notifications.bounces)."""
+
+    HARD_BOUNCE = "hard_bounce", _("hard bounce")
+    SOFT_BOUNCES = "soft_bounces", _("repeated soft bounces")
+    COMPLAINT = "complaint", _("spam complaint")
+
+
+class Bounce(models.TextChoices):
+    """What a delivery report or a provider said of one mail."""
+
+    HARD = "hard", _("hard bounce")
+    SOFT = "soft", _("soft bounce")
+    COMPLAINT = "complaint", _("spam complaint")
+
+
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def active(self) -> "SubscriberQuerySet":
         """Return those anything but a confirmation may be sent to (see `Subscriber.active`)."""
-        return self.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True, paused=False)
+        return self.filter(
+            confirmed_at__isnull=False,
+            unsubscribed_at__isnull=True,
+            paused=False,
+            suppressed_at__isnull=True,
+        )
 
     def following(self, event: Event) -> "SubscriberQuerySet":
         """Return the subscribers one of whose follows selects *event*."""
@@ -80,6 +107,20 @@ class Subscriber(models.Model):
         _("paused"), default=False, help_text=_("Paused subscribers are sent nothing.")
     )
     unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    # Set by a bounce or a complaint (notifications.services): no mail of any kind goes out.
+    suppressed_at = models.DateTimeField(_("suppressed at"), null=True, blank=True)
+    suppression_reason = models.CharField(
+        _("suppression reason"), max_length=16, choices=Suppression.choices, blank=True
+    )
+    # When a suppression was last lifted: reports about mail sent before it are out of date.
+    suppression_lifted_at = models.DateTimeField(_("suppression lifted at"), null=True, blank=True)
+    # What the last delivery report said (RFC 3463 status, the receiving server's words).
+    last_bounce_at = models.DateTimeField(_("last bounce at"), null=True, blank=True)
+    bounce_status = models.CharField(_("last bounce status"), max_length=16, blank=True)
+    bounce_diagnostic = models.CharField(_("last bounce diagnostic"), max_length=1000, blank=True)
+    # Soft bounces (of distinct mails) counted since the first of the current window.
+    soft_bounces = models.PositiveIntegerField(_("soft bounces"), default=0)
+    soft_bounces_since = models.DateTimeField(_("soft bounces since"), null=True, blank=True)
     # Changes whenever the subscriber's links are revoked (a generation mark, not a secret:
     # links are random tokens kept only as hashes, in SubscriberLink).
     link_nonce = models.CharField(_("link nonce"), max_length=32, default="", editable=False)
@@ -122,7 +163,12 @@ class Subscriber(models.Model):
     @property
     def active(self) -> bool:
         """Tell whether anything but a confirmation may be sent (`SubscriberQuerySet.active`)."""
-        return bool(self.confirmed_at) and not self.paused and not self.unsubscribed_at
+        return (
+            bool(self.confirmed_at)
+            and not self.paused
+            and not self.unsubscribed_at
+            and not self.suppressed_at
+        )
 
     def followed(self) -> Follows:
         """Return everything this subscriber follows."""
@@ -315,6 +361,19 @@ class Notification(models.Model):
     # Tries whose outcome is unknown: the connection dropped while the message was handed over.
     uncertain_attempts = models.PositiveIntegerField(_("uncertain attempts"), default=0)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Names this mail in its Message-ID and return address, so a bounce or a complaint about it
+    # finds its way back (notifications.tracing). Random, never an id: no one can guess it to
+    # report someone else's mail. NULL (not "": it is unique) on rows sent before it existed.
+    trace_token = models.CharField(  # noqa: DJ001
+        _("trace token"),
+        max_length=32,
+        unique=True,
+        null=True,
+        default=new_trace_token,
+        editable=False,
+    )
+    bounce = models.CharField(_("bounce"), max_length=10, blank=True, choices=Bounce.choices)
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     # For reminders: the start the reminder was scheduled for; for notices: the old and new
     # schedules as data (notifications.changes), told in the reader's language when sent.
     payload = models.JSONField(_("payload"), default=dict, blank=True)
@@ -345,3 +404,18 @@ class Notification(models.Model):
             "subscriber": self.subscriber_id,
             "state": self.get_state_display(),
         }
+
+
+class WebhookReceipt(models.Model):
+    """A signed provider webhook post already taken, kept while a replay of it could pass."""
+
+    # The SHA-256 of the provider's one-time token (Mailgun's signature "token").
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    received_at = models.DateTimeField(_("received at"), db_index=True, editable=False)
+
+    class Meta:
+        verbose_name = _("webhook receipt")
+        verbose_name_plural = _("webhook receipts")
+
+    def __str__(self) -> str:
+        return str(self.received_at)

@@ -128,6 +128,12 @@ def renew(rows: list[Notification], token: uuid.UUID, now: dt.datetime) -> set[i
 def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
     """Return why this row must not go out now (re-checked at send time), or ''."""
     subscriber, event = notification.subscriber, notification.event
+    if subscriber.suppressed_at and not (
+        # The one mail a suppressed address may get: a confirmation it asked for since.
+        notification.kind == Kind.CONFIRMATION
+        and notification.created_at > subscriber.suppressed_at
+    ):
+        return f"Address suppressed ({subscriber.suppression_reason.replace('_', ' ')})."
     if notification.kind == Kind.CONFIRMATION:
         return "Already confirmed." if subscriber.confirmed_at else ""
     if not subscriber.active:

@@ -1,13 +1,19 @@
 """Render an outbox row into an email: text and HTML parts, the event as .ics, list headers.
 
+Every mail, the confirmation included, carries the headers mailbox providers look for in mail
+sent to a list: `List-Id` (RFC 2919), `Auto-Submitted: auto-generated` (RFC 3834, so that
+auto-responders stay quiet), and a Message-ID (and, with BOUNCE_ADDRESS, an envelope sender)
+that traces a bounce back to its row (notifications.tracing). All but the confirmation, which
+goes to an address not yet confirmed, also carry one-click unsubscribe (RFC 8058).
+
 Every mail is written in its subscriber's language (rendered under it: words, links to its
 pages, dates), whatever language happens to be active in the process that sends it.
 """
 
 import json
 import re
+from email.header import Header
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,7 +26,8 @@ from .. import context_processors, l10n, languages, timing
 from ..feeds import publishing as feeds
 from ..models import Event, Notification, Subscriber
 from ..models.translations import shown
-from . import changes, links
+from . import changes, links, tracing
+from .tracing import message_id
 
 Kind = Notification.Kind
 LINE_BREAKS = re.compile(r"[\r\n\t\x00-\x1f\x7f]+")
@@ -44,10 +51,14 @@ def language_of(subscriber: Subscriber) -> str:
     return languages.supported(subscriber.language) or languages.DEFAULT
 
 
-def message_id(notification: Notification) -> str:
-    """Return a Message-ID derived from the row, the same on every retry of this notification."""
-    host = urlsplit(settings.SITE_URL).hostname or "localhost"
-    return f"<notification.{notification.pk}.{notification.kind}@{host}>"
+def list_id() -> str:
+    """Return the List-Id (RFC 2919): the site's name, and an id under the site's host."""
+    name = one_line(settings.SITE_NAME).replace('"', "").replace("\\", "")
+    # Outside ASCII, RFC 2047 encoded words side by side on one line (the header may not hold a
+    # line break here; the generator folds between them).
+    encoded = " ".join(Header(name, "utf-8").encode().split())
+    phrase = f'"{name}"' if name.isascii() else encoded
+    return f"{phrase} <followers.{tracing.site_host()}>"
 
 
 def times(event: Event, zone_name: str, language: str | None = None) -> dict[str, Any]:
@@ -77,7 +88,16 @@ def build(notification: Notification) -> EmailMultiAlternatives:
 def _build(notification: Notification) -> EmailMultiAlternatives:
     subscriber, event = notification.subscriber, notification.event
     language = language_of(subscriber)
-    headers = {"Message-ID": message_id(notification), "Content-Language": language}
+    headers = {
+        "Message-ID": message_id(notification),
+        "Content-Language": language,
+        "List-Id": list_id(),
+        "Auto-Submitted": "auto-generated",
+    }
+    # With a VERP envelope sender the From header still names the site's sender.
+    envelope_sender = tracing.return_path(notification)
+    if envelope_sender:
+        headers["From"] = settings.DEFAULT_FROM_EMAIL
     if notification.kind == Kind.CONFIRMATION:
         # An unconfirmed address gets a confirmation link only, never a preferences link.
         urls = {CONFIRM: links.confirm_url(subscriber)}
@@ -103,7 +123,7 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=one_line(subject),
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=envelope_sender or settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
         headers=headers,
     )
@@ -161,6 +181,8 @@ def _render(
     }
     if event is not None:
         context["times"] = times(event, zone, language)
+        # The same test as the attachment's (build): the text never promises a missing file.
+        context["attached"] = event.is_calendar_dated
         context["event_url"] = settings.SITE_URL + event.get_absolute_url()
         context["sources"] = list(event.sources.all())
     return (

@@ -1,5 +1,6 @@
 """Change a subscriber's state: sign up, confirm, choose, leave, come back, pause, renew links,
-their private calendar.
+their private calendar, and stop (or start again) mail to an address that bounces or
+complained.
 
 Each change runs in one transaction, holds the subscriber's row lock while it reads and writes,
 and brings the outbox in line only after the commit (so the sync sees what was committed).
@@ -11,12 +12,21 @@ import enum
 from collections.abc import Iterable
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.base_user import BaseUserManager
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import languages
-from ..models import Notification, PrivateFeed, Subscriber, Subscription
+from ..models import (
+    Bounce,
+    Notification,
+    PrivateFeed,
+    Subscriber,
+    SubscriberLink,
+    Subscription,
+    Suppression,
+)
 from . import scheduling
 
 # A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
@@ -33,7 +43,7 @@ class LinkRevoked(Exception):
 
 
 class NotConfirmed(Exception):
-    """Only a confirmed address can come back after leaving."""
+    """Only a confirmed address, not suppressed, can come back after leaving."""
 
 
 class NotSubscribed(Exception):
@@ -45,6 +55,8 @@ class Confirmation(enum.Enum):
 
     CONFIRMED = "confirmed"  # now (or back after leaving): reminders start
     ALREADY = "already"  # confirmed and subscribed before: nothing changed
+    # They once reported our mail as spam: only their explicit "yes, send it again" lifts that.
+    CONSENT_NEEDED = "consent_needed"
 
 
 def queue_sync(*, subscriber_id: int) -> None:
@@ -83,6 +95,9 @@ def sign_up(
       (nothing is sent to it but the confirmation), and the confirmation is queued again.
     - A confirmed address still subscribed (paused or not): nothing changes, nothing is sent,
       so no one can change what someone else follows by typing their address.
+    - An address suppressed after a bounce or a complaint is treated as one that left: a fresh
+      confirmation goes out (the one mail it may get), and only confirming it lifts the
+      suppression (a complaint's only with the reader's explicit consent, see `confirm`).
     """
     now = now or timezone.now()
     language = _ours(language)
@@ -94,9 +109,9 @@ def sign_up(
                 subscriber = Subscriber.objects.create(email=email)
         except IntegrityError:  # the same address signed up at the same moment
             subscriber = Subscriber.objects.select_for_update().get(email__iexact=email)
-    if subscriber.confirmed_at and not subscriber.unsubscribed_at:
+    if subscriber.confirmed_at and not subscriber.unsubscribed_at and not subscriber.suppressed_at:
         return
-    # Not confirmed yet, or they left and now ask to come back: (re)confirm the address.
+    # Not confirmed yet, or they left (or their mail stopped) and ask to come back: (re)confirm.
     subscriber.confirmed_at = None
     subscriber.lead_times = lead_times
     subscriber.timezone = zone
@@ -123,7 +138,14 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
     ).first()
     done = (Notification.State.SENT, Notification.State.FAILED, Notification.State.SKIPPED)
     resend_from = now - RESEND_CONFIRMATION_AFTER
-    if last is not None and last.state in done and last.created_at <= resend_from:
+    stale = last is not None and last.state in done and last.created_at <= resend_from
+    # Only a confirmation asked for after the suppression may go to a suppressed address.
+    before_suppression = (
+        last is not None
+        and subscriber.suppressed_at is not None
+        and last.created_at <= subscriber.suppressed_at
+    )
+    if stale or before_suppression:
         # The same nonce would give back the row already sent: a new one revokes the old link.
         subscriber.revoke_links()
     scheduling.request_confirmation(subscriber, now)
@@ -131,15 +153,27 @@ def _request_confirmation(subscriber: Subscriber, now: dt.datetime) -> None:
 
 @transaction.atomic
 def confirm(
-    *, subscriber: Subscriber, now: dt.datetime | None = None
+    *,
+    subscriber: Subscriber,
+    now: dt.datetime | None = None,
+    wants_mail_after_complaint: bool = False,
 ) -> tuple[Confirmation, Subscriber]:
-    """Confirm the address (or take back someone who left) and start their reminders."""
+    """Confirm the address (or take back someone who left) and start their reminders.
+
+    Confirming lifts a suppression after a bounce (the address takes mail again). After a
+    complaint it lifts it only when the reader said explicitly that they want our mail again
+    (*wants_mail_after_complaint*); without that nothing changes.
+    """
+    now = now or timezone.now()
     subscriber = _locked(subscriber)
-    if subscriber.confirmed_at and not subscriber.unsubscribed_at:
+    if subscriber.confirmed_at and not subscriber.unsubscribed_at and not subscriber.suppressed_at:
         return Confirmation.ALREADY, subscriber
-    subscriber.confirmed_at = subscriber.confirmed_at or now or timezone.now()
+    if subscriber.suppression_reason == Suppression.COMPLAINT and not wants_mail_after_complaint:
+        return Confirmation.CONSENT_NEEDED, subscriber
+    subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.unsubscribed_at = None
-    subscriber.save(update_fields=["confirmed_at", "unsubscribed_at"])
+    _lift(subscriber, now)
+    subscriber.save(update_fields=["confirmed_at", "unsubscribed_at", *LIFTED_FIELDS])
     queue_sync(subscriber_id=subscriber.pk)
     return Confirmation.CONFIRMED, subscriber
 
@@ -266,9 +300,12 @@ def leave(*, subscriber: Subscriber, now: dt.datetime | None = None) -> Subscrib
 
 @transaction.atomic
 def rejoin(*, subscriber: Subscriber) -> Subscriber:
-    """Take back a confirmed subscriber who left: their reminders start again."""
+    """Take back a confirmed subscriber who left: their reminders start again.
+
+    An address suppressed after a bounce or a complaint comes back only by confirming anew.
+    """
     subscriber = _locked(subscriber)
-    if not subscriber.confirmed_at:
+    if not subscriber.confirmed_at or subscriber.suppressed_at:
         raise NotConfirmed
     if subscriber.unsubscribed_at:
         subscriber.unsubscribed_at = None
@@ -320,4 +357,126 @@ def revoke_links(*, subscriber_ids: Iterable[int]) -> int:
     )
     for subscriber in subscribers:
         subscriber.revoke_links()
+    return len(subscribers)
+
+
+# --- bounces and complaints --------------------------------------------------------------------
+class BounceResult(enum.Enum):
+    """What a report about one mail changed, for the caller to say."""
+
+    SUPPRESSED = "suppressed"  # no more mail goes to the address
+    COUNTED = "counted"  # a soft bounce, counted towards SOFT_BOUNCE_LIMIT
+    UNCHANGED = "unchanged"  # already suppressed for a reason at least as strong
+    REPEATED = "repeated"  # this mail's report was taken before
+    OUT_OF_DATE = "out_of_date"  # about mail sent before the address was taken back
+
+
+# Which suppression outranks which: a complaint is lifted only with the reader's consent.
+_RANK = {"": 0, Suppression.SOFT_BOUNCES: 1, Suppression.HARD_BOUNCE: 2, Suppression.COMPLAINT: 3}
+_BOUNCE_RANK = {"": 0, Bounce.SOFT: 1, Bounce.HARD: 2, Bounce.COMPLAINT: 3}
+LIFTED_FIELDS = (
+    "suppressed_at",
+    "suppression_reason",
+    "suppression_lifted_at",
+    "soft_bounces",
+    "soft_bounces_since",
+)
+
+
+def soft_bounce_window() -> dt.timedelta:
+    return dt.timedelta(days=settings.SOFT_BOUNCE_WINDOW_DAYS)
+
+
+@transaction.atomic
+def record_bounce(
+    *,
+    notification: Notification,
+    bounce: Bounce,
+    status: str = "",
+    diagnostic: str = "",
+    now: dt.datetime | None = None,
+) -> BounceResult:
+    """Record what a delivery report or a provider said of one mail; suppress when it must.
+
+    A hard bounce or a complaint suppresses the address at once. Soft bounces are counted, one
+    per mail however often it is reported, and suppress once SOFT_BOUNCE_LIMIT of them fall
+    within SOFT_BOUNCE_WINDOW_DAYS of the first (a soft bounce after the window starts a new
+    count). A report about mail sent before a suppression was lifted changes nothing.
+    """
+    now = now or timezone.now()
+    subscriber = Subscriber.objects.select_for_update().get(pk=notification.subscriber_id)
+    row = Notification.objects.select_for_update().get(pk=notification.pk)
+    sent = row.sent_at or row.created_at
+    if subscriber.suppression_lifted_at and sent < subscriber.suppression_lifted_at:
+        return BounceResult.OUT_OF_DATE
+    if _BOUNCE_RANK[row.bounce] >= _BOUNCE_RANK[bounce]:
+        return BounceResult.REPEATED
+    first_of_this_mail = not row.bounce
+    row.bounce, row.bounced_at = bounce, now
+    row.save(update_fields=["bounce", "bounced_at", "updated_at"])
+    if bounce != Bounce.COMPLAINT:
+        subscriber.last_bounce_at = now
+        subscriber.bounce_status = status[:16]
+        subscriber.bounce_diagnostic = diagnostic[:1000]
+    reason: str = {
+        Bounce.HARD: Suppression.HARD_BOUNCE,
+        Bounce.COMPLAINT: Suppression.COMPLAINT,
+    }.get(bounce, "")
+    if bounce == Bounce.SOFT and first_of_this_mail:
+        since = subscriber.soft_bounces_since
+        if since is None or now - since > soft_bounce_window():
+            subscriber.soft_bounces, subscriber.soft_bounces_since = 0, now
+        subscriber.soft_bounces += 1
+        if subscriber.soft_bounces >= settings.SOFT_BOUNCE_LIMIT:
+            reason = Suppression.SOFT_BOUNCES
+    fields = [
+        "last_bounce_at",
+        "bounce_status",
+        "bounce_diagnostic",
+        "soft_bounces",
+        "soft_bounces_since",
+    ]
+    if _RANK[reason] <= _RANK[subscriber.suppression_reason]:
+        subscriber.save(update_fields=fields)
+        if reason:
+            return BounceResult.UNCHANGED
+        return BounceResult.COUNTED if bounce == Bounce.SOFT else BounceResult.UNCHANGED
+    subscriber.suppressed_at, subscriber.suppression_reason = now, reason
+    subscriber.save(update_fields=[*fields, "suppressed_at", "suppression_reason"])
+    # Only a confirmation asked for from now on can lift it (sign_up, confirm).
+    SubscriberLink.objects.filter(
+        subscriber=subscriber, purpose=SubscriberLink.Purpose.CONFIRM
+    ).delete()
+    queue_sync(subscriber_id=subscriber.pk)
+    return BounceResult.SUPPRESSED
+
+
+def _lift(subscriber: Subscriber, now: dt.datetime) -> None:
+    """Clear a suppression and its soft bounce count (the caller saves LIFTED_FIELDS)."""
+    if subscriber.suppressed_at:
+        subscriber.suppression_lifted_at = now
+    subscriber.suppressed_at, subscriber.suppression_reason = None, ""
+    subscriber.soft_bounces, subscriber.soft_bounces_since = 0, None
+
+
+@transaction.atomic
+def lift_bounce_suppression(
+    *, subscriber_ids: Iterable[int], now: dt.datetime | None = None
+) -> int:
+    """Let mail go again to addresses suppressed after bounces (an editor's decision).
+
+    A complaint's suppression is left alone: only the reader can lift it, by confirming again.
+    Return how many were lifted.
+    """
+    now = now or timezone.now()
+    subscribers = list(
+        Subscriber.objects.select_for_update()
+        .filter(pk__in=list(subscriber_ids), suppressed_at__isnull=False)
+        .exclude(suppression_reason=Suppression.COMPLAINT)
+        .order_by("pk")
+    )
+    for subscriber in subscribers:
+        _lift(subscriber, now)
+        subscriber.save(update_fields=LIFTED_FIELDS)
+        queue_sync(subscriber_id=subscriber.pk)
     return len(subscribers)

@@ -119,9 +119,15 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             "timeline/subscription_confirm.html",
             {"subscriber": subscriber, "follows": follows},
         )
-    outcome, subscriber = services.confirm(subscriber=subscriber)
+    # After a spam report only this explicit answer (its own button) lifts the suppression.
+    consent = request.POST.get("wants_mail_after_complaint") == "1"
+    outcome, subscriber = services.confirm(
+        subscriber=subscriber, wants_mail_after_complaint=consent
+    )
     if outcome is services.Confirmation.ALREADY:
         return redirect(_manage_path(subscriber))
+    if outcome is services.Confirmation.CONSENT_NEEDED:
+        return redirect(request.path)  # the page asks the question
     return render(
         request,
         "timeline/subscription_confirmed.html",
