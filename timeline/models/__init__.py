@@ -30,8 +30,11 @@ from .record import (
     validate_iana_zone,
 )
 from .subscribers import (
+    DIGESTS,
     LEAD_TIME_CHOICES,
     AnnouncedSchedule,
+    DigestItem,
+    News,
     Notification,
     Subscriber,
     SubscriberLink,
@@ -40,11 +43,13 @@ from .subscribers import (
 from .tokens import hash_token
 
 __all__ = [
+    "DIGESTS",
     "LEAD_TIME_CHOICES",
     "Actor",
     "Agreement",
     "AgreementStep",
     "AnnouncedSchedule",
+    "DigestItem",
     "Event",
     "EventFragment",
     "EventQuerySet",
@@ -55,6 +60,7 @@ __all__ = [
     "Follows",
     "Heartbeat",
     "Metric",
+    "News",
     "Notification",
     "Place",
     "Precision",
