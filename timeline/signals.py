@@ -71,14 +71,10 @@ def _event_links_changed(
 ) -> None:
     if not action.startswith("post_"):
         return
-    # A changed revision is what tells the catch-ups (publish_owed_feeds, sync_changed_events)
-    # the events changed, should the queued messages be lost: followers may be told of them.
-    events = (
-        Event.objects.filter(pk__in=pk_set or ())
-        if reverse
-        else Event.objects.filter(pk=instance.pk)
-    )
-    queue_publish(event_ids=feeds.touch_events(events))
+    if reverse:
+        queue_publish(event_ids=pk_set or ())
+    else:
+        queue_publish(event_ids=[instance.pk])
 
 
 @receiver(pre_delete, sender=Event)
