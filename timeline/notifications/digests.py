@@ -275,7 +275,7 @@ def record(row: Notification, state: str) -> None:
     digest: Digest | None = getattr(row, "digest", None)
     if digest is None:
         return
-    if state == State.SENT:
+    if state == State.SENT and digest.told:
         DigestItem.objects.filter(pk__in=digest.told, digest__isnull=True).update(digest=row)
-    if state in (State.SENT, State.SKIPPED):
+    if state in (State.SENT, State.SKIPPED) and digest.dropped:
         DigestItem.objects.filter(pk__in=digest.dropped, digest__isnull=True).delete()

@@ -241,6 +241,7 @@ def _render_digest(
 
     context = {
         "heading": digest_heading(notification, language),
+        "zone": zone,  # an event's own time is shown when its zone is another
         "until": f"{l10n.moment(digest.period.end, zone, language)} ({zone})",
         "added": [entry(event) for event in digest.added],
         "changed": [entry(event, old) for event, old in digest.changed],

@@ -115,9 +115,9 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
             notice.payload = {**notice.payload, "new": current}
             notice.save(update_fields=["payload", "updated_at"])
             updated += 1
-        if not updated:
-            key, due = f"changed@{event.sequence}", now + debounce()
-            _notify_followers(event, Kind.RESCHEDULED, key, now, due, old, current)
+        # A digest may have told the change before (so no item is pending): hold this one.
+        key, due = f"changed@{event.sequence}", now + debounce()
+        _notify_followers(event, Kind.RESCHEDULED, key, now, due, old, current, notices=not updated)
 
 
 def _notify_followers(
@@ -128,12 +128,18 @@ def _notify_followers(
     due: dt.datetime,
     old: dict[str, Any],
     new: dict[str, Any],
+    notices: bool = True,
 ) -> None:
-    """Tell followers of a change: a notice each, or an item of their next digest.
+    """Tell followers of a change: a notice each (unless not *notices*), or an item of their
+    next digest (a pending one keeps its older "old").
 
     Not those whose news of the event is still to go: it shows the event as it is then.
     """
     told = followers(event).exclude(pk__in=news.awaiting(event).values("pk"))
+    on_digest = told.filter(news__in=DIGESTS).values_list("pk", flat=True)
+    news.hold_change(event, on_digest, old, now)
+    if not notices:
+        return
     Notification.objects.bulk_create(
         [
             Notification(
@@ -148,8 +154,6 @@ def _notify_followers(
         ],
         ignore_conflicts=True,
     )
-    on_digest = told.filter(news__in=DIGESTS).values_list("pk", flat=True)
-    news.hold_change(event, on_digest, old, now)
 
 
 def _sync_reminders(event: Event, now: dt.datetime) -> None:
