@@ -345,7 +345,7 @@ def test_news_taken_back_or_changed_back_before_the_digest_is_not_told(smtp, wee
 
 def test_news_of_the_last_minutes_waits_for_the_next_digest(smtp, week_of_news):
     """As change notices are, news is held for the delay: an edit right after is in the same."""
-    energy, summit, signing, talks = week_of_news
+    energy, _summit, signing, talks = week_of_news
     Event.objects.filter(pk=signing.pk).delete()
     reader = on_digest("reader@example.com", energy)
     edit(talks, at("2027-02-01 02:58"), published=True)
@@ -391,7 +391,7 @@ def test_a_digest_claimed_by_a_dispatcher_that_died_goes_once(smtp, settings, we
 
 def test_a_digest_sent_by_a_dispatcher_that_died_before_recording_it(smtp, settings, week_of_news):
     """At most one more copy, with the same Message-ID, and its items told once."""
-    energy, summit, signing, talks = week_of_news
+    energy, _summit, _signing, talks = week_of_news
     reader = on_digest("reader@example.com", energy)
     edit(talks, at("2027-01-31 12:00"), published=True)
     now = at("2027-02-01 03:00")
@@ -413,7 +413,7 @@ def test_a_digest_sent_by_a_dispatcher_that_died_before_recording_it(smtp, setti
 
 
 def test_a_digest_not_sent_before_the_next_is_due_gives_way_to_it(smtp, week_of_news):
-    energy, summit, signing, talks = week_of_news
+    energy, _summit, _signing, talks = week_of_news
     reader = on_digest("reader@example.com", energy)
     edit(talks, at("2027-01-31 12:00"), published=True)
     digests.create_due(at("2027-02-01 03:00"))  # made, but no dispatcher ran that day

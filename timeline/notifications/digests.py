@@ -261,9 +261,14 @@ def content_of(row: Notification, now: dt.datetime | None = None) -> Digest:
 def reason_not_to_send(row: Notification, now: dt.datetime) -> str:
     """Return why a digest must not go out now (checked when it is sent), or ''."""
     if row.subscriber.news != frequency_of(row):
-        return "The subscriber no longer takes this digest."
-    if now >= period_of(row).end:
-        return "Too late: the next digest is due."
+        reason = "The subscriber no longer takes this digest."
+    elif now >= period_of(row).end:
+        reason = "Too late: the next digest is due."
+    else:
+        reason = ""
+    if reason:
+        row.digest = None  # not made: what it would have told or dropped waits for the next
+        return reason
     if content_of(row, now).empty:
         return "Nothing to tell."
     return ""
