@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='digestitem',
             name='digest',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='digest_items', to='timeline.notification', verbose_name='told in'),
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='digest_items', to='timeline.notification', verbose_name='told in'),
         ),
         migrations.AddField(
             model_name='digestitem',
@@ -83,10 +83,6 @@ class Migration(migrations.Migration):
             model_name='digestitem',
             name='subscriber',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='digest_items', to='timeline.subscriber', verbose_name='subscriber'),
-        ),
-        migrations.AddIndex(
-            model_name='digestitem',
-            index=models.Index(fields=['subscriber', 'digest'], name='timeline_di_subscri_9c51f4_idx'),
         ),
         migrations.AddConstraint(
             model_name='digestitem',

@@ -344,9 +344,7 @@ def _finish(row: Notification, state: str, error: str = "", uncertain: bool = Fa
         changes["last_error"] = error[:2000]
     if uncertain:
         changes["uncertain_attempts"] = F("uncertain_attempts") + 1
-    if row.kind != Kind.DIGEST:
+    if row.kind == Kind.DIGEST:
+        digests.mark(row, state, changes)
+    else:
         Notification.objects.filter(pk=row.pk).update(**changes)
-        return
-    with transaction.atomic():  # what a digest told is told by it exactly when it is sent
-        Notification.objects.filter(pk=row.pk).update(**changes)
-        digests.record(row, state)

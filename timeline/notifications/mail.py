@@ -5,6 +5,7 @@ pages, dates), whatever language happens to be active in the process that sends 
 """
 
 import datetime as dt
+import functools
 import json
 import re
 from typing import Any, TypeVar, cast
@@ -181,9 +182,9 @@ def _render(
     )
 
 
-def period_label(notification: Notification, language: str) -> str:
+def period_label(period: digests.Period, zone_name: str, language: str) -> str:
     """Return the days a digest covers on its reader's clock: '1 Dec 2026', '1–7 Dec 2026'."""
-    period, zone = digests.period_of(notification), timing.zone(notification.subscriber.timezone)
+    zone = timing.zone(zone_name)
     first = period.start.astimezone(zone).date()
     last = period.end.astimezone(zone).date() - dt.timedelta(days=1)
     return l10n.days(first, max(first, last), language)
@@ -191,9 +192,17 @@ def period_label(notification: Notification, language: str) -> str:
 
 def digest_heading(notification: Notification, language: str) -> str:
     """Return a digest's subject, e.g. 'Your weekly digest: 30 Nov – 6 Dec 2026'."""
+    period = digests.period_of(notification)
+    return _heading(period, notification.subscriber.timezone, language)
+
+
+@functools.lru_cache(maxsize=256)
+def _heading(period: digests.Period, zone_name: str, language: str) -> str:
+    # Every reader of one period, zone and language has the same: worded once.
     with translation.override(language):
-        return str(DIGEST_SUBJECTS[digests.frequency_of(notification)]).format(
-            period=period_label(notification, language)
+        frequency = period.key.partition(":")[0]
+        return str(DIGEST_SUBJECTS[frequency]).format(
+            period=period_label(period, zone_name, language)
         )
 
 
