@@ -102,7 +102,7 @@ def create_due(now: dt.datetime | None = None) -> int:
     repeated after a lost message: the unique constraint keeps one row per period).
     """
     now = now or timezone.now()
-    subscribers = Subscriber.objects.active().filter(news__in=DIGESTS)
+    subscribers = Subscriber.objects.active().filter(news__in=DIGESTS).order_by()
     periods: dict[tuple[str, dt.time, int, str], Period] = {}
     for frequency, at, weekday, zone_name in subscribers.values_list(
         "news", "digest_time", "digest_weekday", "timezone"
