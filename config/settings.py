@@ -366,6 +366,8 @@ DISPATCH_LEASE_SECONDS = env.float("DISPATCH_LEASE_SECONDS", default=30.0)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 # While the database is unreachable, a dispatcher keeps trying to record what it sent this long.
 DISPATCH_MARK_RETRY_SECONDS = env.float("DISPATCH_MARK_RETRY_SECONDS", default=300.0)
+# How often beat creates the outbox rows of the digests due (a digest is at most this late).
+DIGEST_INTERVAL_SECONDS = env.float("DIGEST_INTERVAL_SECONDS", default=60.0)
 # An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
 
@@ -445,6 +447,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "timeline.tasks.dispatch_notifications",
         "schedule": DISPATCH_INTERVAL_SECONDS,
         "options": {"expires": max(DISPATCH_INTERVAL_SECONDS, 1.0)},
+    },
+    # Makes the outbox rows of the digests due; the dispatcher sends them (see digests.create_due).
+    "create-due-digests": {
+        "task": "timeline.tasks.create_due_digests",
+        "schedule": DIGEST_INTERVAL_SECONDS,
+        "options": {"expires": DIGEST_INTERVAL_SECONDS},
     },
     # Deletes expired confirmation links (see links.prune).
     "prune-links": {

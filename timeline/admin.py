@@ -603,6 +603,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     list_filter = (
         "paused",
         "language",
+        "news",
         ("confirmed_at", admin.EmptyFieldListFilter),
         ("unsubscribed_at", admin.EmptyFieldListFilter),
         "suppression_reason",
@@ -619,6 +620,10 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
                     "language",
                     "timezone",
                     "lead_times",
+                    "news",
+                    "digest_time",
+                    "digest_weekday",
+                    "digest_reminders",
                     "confirmed_at",
                     "paused",
                     "unsubscribed_at",

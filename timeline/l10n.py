@@ -9,7 +9,13 @@ from functools import cache
 from typing import Final
 
 from babel import Locale
-from babel.dates import PATTERN_CHAR_ORDER, DateTimeFormat, get_month_names, match_skeleton
+from babel.dates import (
+    PATTERN_CHAR_ORDER,
+    DateTimeFormat,
+    get_day_names,
+    get_month_names,
+    match_skeleton,
+)
 from babel.dates import tokenize_pattern as _tokenize
 from babel.numbers import (
     format_compact_currency,
@@ -93,6 +99,13 @@ def month_name(day: dt.date, language: str | None = None) -> str:
     # CLDR capitalises a month name standing alone, as in a menu or heading, in Russian (its
     # context transforms, which Babel does not ship); Kazakh and English data are capitalised.
     return name[:1].upper() + name[1:]
+
+
+def weekday(index: int, language: str | None = None) -> str:
+    """Return a weekday's name standing alone (Monday is 0), e.g. 'Monday', 'Понедельник'."""
+    names = get_day_names("wide", "stand-alone", locale(language_or_active(language)))
+    name = str(names[index])
+    return name[:1].upper() + name[1:]  # as month_name: Russian data is lower case
 
 
 def quarter(day: dt.date, language: str | None = None) -> str:

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from . import heartbeat
 from .feeds import publishing as feeds
-from .notifications import dispatch, links, scheduling
+from .notifications import digests, dispatch, links, scheduling
 
 
 @shared_task
@@ -45,6 +45,12 @@ def dispatch_notifications() -> None:
     """Send the due notifications (beat runs this every few seconds)."""
     heartbeat.record("dispatcher")
     dispatch.dispatch_due()
+
+
+@shared_task
+def create_due_digests() -> None:
+    """Create the outbox rows of the digests now due (beat runs this every minute)."""
+    digests.create_due()
 
 
 @shared_task

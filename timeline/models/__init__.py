@@ -30,9 +30,12 @@ from .record import (
     validate_iana_zone,
 )
 from .subscribers import (
+    DIGESTS,
     LEAD_TIME_CHOICES,
     AnnouncedSchedule,
     Bounce,
+    DigestItem,
+    News,
     Notification,
     Subscriber,
     SubscriberLink,
@@ -44,12 +47,14 @@ from .subscribers import (
 from .tokens import hash_token
 
 __all__ = [
+    "DIGESTS",
     "LEAD_TIME_CHOICES",
     "Actor",
     "Agreement",
     "AgreementStep",
     "AnnouncedSchedule",
     "Bounce",
+    "DigestItem",
     "Event",
     "EventFragment",
     "EventQuerySet",
@@ -60,6 +65,7 @@ __all__ = [
     "Follows",
     "Heartbeat",
     "Metric",
+    "News",
     "Notification",
     "Place",
     "Precision",

@@ -1,11 +1,14 @@
 """Subscribers, what they follow, and the outbox of notifications to them."""
 
+import datetime as dt
 import secrets
 from typing import Any
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
+from django.utils.timezone import now as current_time
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_countries.fields import CountryField
@@ -58,6 +61,20 @@ class Bounce(models.TextChoices):
     COMPLAINT = "complaint", _("spam complaint")
 
 
+class News(models.TextChoices):
+    """How a subscriber hears of events that newly match what they follow."""
+
+    AT_ONCE = "at_once", _("At once, one email per event")
+    DAILY = "daily", _("In a daily digest")
+    WEEKLY = "weekly", _("In a weekly digest")
+    NEVER = "never", _("Never")
+
+
+# The choices that gather news, and changes to followed events, into one mail per period.
+DIGESTS = (News.DAILY, News.WEEKLY)
+DEFAULT_DIGEST_TIME = dt.time(8, 0)
+
+
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def active(self) -> "SubscriberQuerySet":
         """Return those anything but a confirmation may be sent to (see `Subscriber.active`)."""
@@ -68,9 +85,16 @@ class SubscriberQuerySet(models.QuerySet["Subscriber"]):
             suppressed_at__isnull=True,
         )
 
+    def reminded(self) -> "SubscriberQuerySet":
+        """Return those who get reminders (see `Subscriber.gets_reminders`)."""
+        return self.exclude(news__in=DIGESTS, digest_reminders=False)
+
     def following(self, event: Event) -> "SubscriberQuerySet":
         """Return the subscribers one of whose follows selects *event*."""
-        target = event.followed_through()
+        return self.following_any(event.followed_through())
+
+    def following_any(self, target: Follows) -> "SubscriberQuerySet":
+        """Return the subscribers who follow one of the things in *target*."""
         follows = Subscription.objects.filter(
             any_in(
                 event=target.events,
@@ -102,6 +126,29 @@ class Subscriber(models.Model):
     lead_times = models.JSONField(
         _("lead times"), default=default_lead_times, help_text=_("Minutes before the start.")
     )
+    # Those who signed up before the choice existed asked for reminders only: never, for them;
+    # the sign-up form offers a weekly digest.
+    news = models.CharField(
+        _("news of new events"), max_length=8, choices=News.choices, default=News.NEVER
+    )
+    digest_time = models.TimeField(
+        _("digest time"),
+        default=DEFAULT_DIGEST_TIME,
+        help_text=_("When the digest comes, in the subscriber's time zone."),
+    )
+    digest_weekday = models.PositiveSmallIntegerField(
+        _("digest weekday"),
+        default=0,
+        choices=sorted(WEEKDAYS.items()),
+        help_text=_("The day a weekly digest comes."),
+    )
+    digest_reminders = models.BooleanField(
+        _("reminders while on a digest"),
+        default=True,
+        help_text=_("Whether reminders still come while news comes in a digest."),
+    )
+    # Digests fall due from here on: a choice made now brings no digest for a moment already past.
+    digest_since = models.DateTimeField(_("digests since"), default=current_time, editable=False)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     paused = models.BooleanField(
         _("paused"), default=False, help_text=_("Paused subscribers are sent nothing.")
@@ -135,7 +182,13 @@ class Subscriber(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="subscriber_language_is_ours", condition=Q(language__in=languages.CODES)
-            )
+            ),
+            models.CheckConstraint(
+                name="subscriber_news_is_a_choice", condition=Q(news__in=News.values)
+            ),
+            models.CheckConstraint(
+                name="subscriber_digest_weekday_is_a_day", condition=Q(digest_weekday__lte=6)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -169,6 +222,16 @@ class Subscriber(models.Model):
             and not self.unsubscribed_at
             and not self.suppressed_at
         )
+
+    @property
+    def on_digest(self) -> bool:
+        """Tell whether news (and changes to followed events) come in a daily or weekly mail."""
+        return self.news in DIGESTS
+
+    @property
+    def gets_reminders(self) -> bool:
+        """Tell whether reminders go to this subscriber (`SubscriberQuerySet.reminded`)."""
+        return not (self.on_digest and not self.digest_reminders)
 
     def followed(self) -> Follows:
         """Return everything this subscriber follows."""
@@ -304,6 +367,10 @@ class AnnouncedSchedule(models.Model):
         verbose_name=_("event"),
     )
     data = models.JSONField(_("data"))
+    # What a follow had to name to select the event (`Event.followed_through`, less the event
+    # itself; nothing while unpublished) when the outbox was last brought in line: who it newly
+    # selects since is told of it. Null on rows from before news existed: no one is, that once.
+    followed = models.JSONField(_("followed through"), null=True, blank=True)
     # The event revision the outbox was last brought in line with.
     revision = models.PositiveIntegerField(_("revision"), default=0)
 
@@ -324,6 +391,8 @@ class Notification(models.Model):
         RESCHEDULED = "rescheduled", _("Changed")
         CANCELLED = "cancelled", _("Cancelled")
         DATE_ANNOUNCED = "date_announced", _("Date announced")
+        NEWS = "news", _("New event")
+        DIGEST = "digest", _("Digest")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -344,7 +413,8 @@ class Notification(models.Model):
         verbose_name=_("event"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    # Tells apart notifications of one kind: the lead time of a reminder, the round of a notice.
+    # Tells apart notifications of one kind: the lead time of a reminder, the round of a notice,
+    # the period of a digest ("daily:2026-12-01", "weekly:2026-W49").
     key = models.CharField(_("key"), max_length=60, default="")
     lead_minutes = models.PositiveIntegerField(_("lead minutes"), null=True, blank=True)
     due_at = models.DateTimeField(_("due at"), db_index=True)
@@ -375,12 +445,15 @@ class Notification(models.Model):
     bounce = models.CharField(_("bounce"), max_length=10, blank=True, choices=Bounce.choices)
     bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
     # For reminders: the start the reminder was scheduled for; for notices: the old and new
-    # schedules as data (notifications.changes), told in the reader's language when sent.
+    # schedules as data (notifications.changes), told in the reader's language when sent; for
+    # digests: the period's start and end (notifications.digests).
     payload = models.JSONField(_("payload"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Not a column: the dispatcher sets the batch's link token here before building the mail.
     link_token: str
+    # Not a column: what a digest tells, worked out when it is sent (notifications.digests).
+    digest: Any
 
     class Meta:
         verbose_name = _("notification")
@@ -419,3 +492,69 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return str(self.received_at)
+
+
+class DigestItem(models.Model):
+    """One thing a subscriber on a digest is owed in a digest: an event new to them, or a change.
+
+    The digest that tells it records itself here in the transaction that marks it sent, so each
+    item is in exactly one digest. An item no longer worth telling when a digest is made (its
+    event unpublished or no longer followed) is deleted then.
+    """
+
+    class Kind(models.TextChoices):
+        NEWS = "news", _("New event")
+        CHANGE = "change", _("Changed")
+
+    subscriber = models.ForeignKey(
+        Subscriber,
+        on_delete=models.CASCADE,
+        related_name="digest_items",
+        verbose_name=_("subscriber"),
+    )
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="digest_items", verbose_name=_("event")
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # For a change: the schedule the subscriber was last told of (notifications.changes); the
+    # digest tells it against the event's schedule when it is made.
+    old = models.JSONField(_("old schedule"), null=True, blank=True)
+    held_at = models.DateTimeField(_("held at"), default=timezone.now)
+    # Set as the digest is marked sent, in the same statement. Neither indexed nor checked by
+    # the database, so that costs little more than marking any other row: items are looked up
+    # by subscriber, and go with their subscriber, as the digest does.
+    digest = models.ForeignKey(
+        Notification,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="digest_items",
+        verbose_name=_("told in"),
+    )
+
+    class Meta:
+        verbose_name = _("digest item")
+        verbose_name_plural = _("digest items")
+        constraints = [
+            # A subscriber hears of an event as new once, ever.
+            models.UniqueConstraint(
+                fields=["subscriber", "event"],
+                condition=Q(kind="news"),
+                name="one_news_item_per_event",
+            ),
+            # Later changes before the digest add nothing: it tells the first old against now.
+            models.UniqueConstraint(
+                fields=["subscriber", "event"],
+                condition=Q(kind="change", digest__isnull=True),
+                name="one_pending_change_per_event",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(kind)s of %(event)s for %(subscriber)s") % {
+            "kind": self.get_kind_display(),
+            "event": self.event_id,
+            "subscriber": self.subscriber_id,
+        }

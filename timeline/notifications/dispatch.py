@@ -27,8 +27,8 @@ from django.db.models.expressions import RawSQL
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
-from ..models import Event, Notification, sources_official_first
-from . import links, mail, scheduling
+from ..models import Event, News, Notification, sources_official_first
+from . import digests, links, mail, scheduling
 from .changes import schedule_changed
 from .scheduling import grace
 
@@ -138,9 +138,18 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
         return "Already confirmed." if subscriber.confirmed_at else ""
     if not subscriber.active:
         return "Subscriber is not active."
+    if notification.kind == Kind.DIGEST:
+        return digests.reason_not_to_send(notification, now)
     if event is None or not event.published:
         return "Event is no longer published."
+    if notification.kind == Kind.NEWS:
+        if subscriber.news != News.AT_ONCE:
+            return "The subscriber no longer takes news at once."
+        if not Event.objects.matching(subscriber.followed()).filter(pk=event.pk).exists():
+            return "No longer followed."
     if notification.kind == Kind.REMINDER:
+        if not subscriber.gets_reminders:
+            return "Reminders are off while on a digest."
         if not event.gets_reminders:
             return f"Event is {event.get_status_display().lower()}."
         if notification.payload.get("start_utc") != event.start_utc.isoformat():
@@ -229,6 +238,7 @@ def _send_batch(
     renewed = time.monotonic()
     held = {row.pk for row in rows}
     _issue_link_tokens(rows)
+    digests.prepare(rows, now or timezone.now())
     unsent: list[str] = []
     for row in rows:
         if time.monotonic() - renewed > renew_every:
@@ -340,4 +350,7 @@ def _finish(row: Notification, state: str, error: str = "", uncertain: bool = Fa
         changes["last_error"] = error[:2000]
     if uncertain:
         changes["uncertain_attempts"] = F("uncertain_attempts") + 1
-    Notification.objects.filter(pk=row.pk).update(**changes)
+    if row.kind == Kind.DIGEST:
+        digests.mark(row, state, changes)
+    else:
+        Notification.objects.filter(pk=row.pk).update(**changes)

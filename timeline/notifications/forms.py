@@ -10,20 +10,29 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries as all_countries
 from django_stubs_ext import StrOrPromise
 
-from .. import languages, timing
-from ..models import LEAD_TIME_CHOICES, Actor, Event, Subscriber, Topic, Track
+from .. import l10n, languages, timing
+from ..models import DIGESTS, LEAD_TIME_CHOICES, Actor, Event, News, Subscriber, Topic, Track
+from ..models.subscribers import DEFAULT_DIGEST_TIME
 from ..text import EMAIL_MAX_LENGTH, validate_email_local_part
+from .services import NewsChoice
 
 NOTHING_FOLLOWED = _(
     "Choose at least one thing to follow: a topic, a country, a person or organisation, "
     "a project or an event."
 )
 NO_LEAD_TIME = _("Choose at least one time to be reminded.")
+BAD_DIGEST_TIME = _("Enter the time as hours and minutes, for example 08:00.")
+NO_DIGEST_TIME = _("Enter the time your digest comes, for example 08:00.")
 FOLLOW_FIELDS = ("topics", "countries", "actors", "tracks", "events")
 
 
 def zone_choices() -> list[tuple[str, str]]:
     return [(name, name) for name in sorted(timing.available_zones())]
+
+
+def weekday_choices() -> list[tuple[int, str]]:
+    """Return the days of the week, Monday first, named in the active language."""
+    return [(index, l10n.weekday(index)) for index in range(7)]
 
 
 def country_choices(extra: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -76,10 +85,40 @@ class FollowForm(forms.Form):
     lead_times = forms.TypedMultipleChoiceField(
         choices=LEAD_TIME_CHOICES,
         coerce=int,
+        required=False,  # none at all is for those who take news instead (see clean)
         label=_("Remind me"),
         initial=[1440],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": NO_LEAD_TIME},
+    )
+    # Not required: a form from before the choice existed leaves them out (nothing changes).
+    news = forms.ChoiceField(
+        choices=News.choices,
+        required=False,
+        initial=News.WEEKLY,
+        label=_("News of new events"),
+        help_text=_("When an event matching what you follow is added to the timeline."),
+        widget=forms.RadioSelect,
+    )
+    digest_time = forms.TimeField(
+        required=False,
+        initial=DEFAULT_DIGEST_TIME,
+        label=_("Time of the digest"),
+        help_text=_("On your clock, in the time zone below."),
+        # The HTML time input's own format, not a reader's: hours and minutes.
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
+        error_messages={"invalid": BAD_DIGEST_TIME},
+    )
+    digest_weekday = forms.TypedChoiceField(
+        choices=weekday_choices,
+        coerce=int,
+        required=False,
+        initial=0,
+        label=_("Day of the weekly digest"),
+    )
+    digest_reminders = forms.BooleanField(
+        required=False,
+        initial=True,
+        label=_("Keep sending reminders while news comes in a digest"),
     )
     timezone = forms.ChoiceField(
         choices=zone_choices,
@@ -96,10 +135,30 @@ class FollowForm(forms.Form):
 
     def clean(self) -> dict[str, Any] | None:
         cleaned = super().clean()
+        news = self.cleaned_data.get("news") or ""
+        if not self.cleaned_data.get("lead_times") and news in ("", News.NEVER):
+            self.add_error("lead_times", ValidationError(NO_LEAD_TIME, code="required"))
+        missing_time = self.cleaned_data.get("digest_time") is None
+        if news in DIGESTS and missing_time and "digest_time" not in self.errors:
+            self.add_error("digest_time", ValidationError(NO_DIGEST_TIME, code="required"))
         failed = any(name in self.errors for name in (*FOLLOW_FIELDS, "event"))
         if not failed and not self.follows():
             raise ValidationError(NOTHING_FOLLOWED, code="nothing_followed")
         return cleaned
+
+    def news_choice(self) -> NewsChoice | None:
+        """Return how the subscriber hears of new events; None from a form without the choice."""
+        data = self.cleaned_data
+        if not data.get("news"):
+            return None
+        return NewsChoice(
+            news=data["news"],
+            digest_time=(data.get("digest_time") or DEFAULT_DIGEST_TIME).replace(
+                second=0, microsecond=0
+            ),
+            digest_weekday=data.get("digest_weekday") or 0,
+            digest_reminders=bool(data.get("digest_reminders")),
+        )
 
     def follows(self) -> set[tuple[str, object]]:
         """Return what the form chooses to follow, as (field, value) pairs of Subscription."""
@@ -116,7 +175,7 @@ class FollowForm(forms.Form):
 
     def chosen_lead_times(self) -> list[int]:
         """Return the chosen lead times, longest first, each once."""
-        return sorted(set(self.cleaned_data["lead_times"]), reverse=True)
+        return sorted(set(self.cleaned_data.get("lead_times") or ()), reverse=True)
 
     def follow_fields(self) -> list[forms.BoundField]:
         """Return the bound checkbox groups that have something to choose from."""
@@ -185,6 +244,10 @@ class PreferencesForm(FollowForm):
                 "lead_times": list(subscriber.lead_times),
                 "timezone": subscriber.timezone,
                 "language": subscriber.language,
+                "news": subscriber.news,
+                "digest_time": subscriber.digest_time,
+                "digest_weekday": subscriber.digest_weekday,
+                "digest_reminders": subscriber.digest_reminders,
             }
         )
 

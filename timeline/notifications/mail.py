@@ -10,6 +10,8 @@ Every mail is written in its subscriber's language (rendered under it: words, li
 pages, dates), whatever language happens to be active in the process that sends it.
 """
 
+import datetime as dt
+import functools
 import json
 import re
 from email.header import Header
@@ -24,9 +26,9 @@ from django_stubs_ext import StrOrPromise
 
 from .. import context_processors, l10n, languages, timing
 from ..feeds import publishing as feeds
-from ..models import Event, Notification, Subscriber
+from ..models import Event, News, Notification, Subscriber
 from ..models.translations import shown
-from . import changes, links, tracing
+from . import changes, digests, links, tracing
 from .tracing import message_id
 
 Kind = Notification.Kind
@@ -38,6 +40,11 @@ SUBJECTS: dict[str, StrOrPromise] = {
     Kind.RESCHEDULED: _("Changed: {title}"),
     Kind.CANCELLED: _("Cancelled: {title}"),
     Kind.DATE_ANNOUNCED: _("Date announced: {title} — {when}"),
+    Kind.NEWS: _("New: {title} — {when}"),
+}
+DIGEST_SUBJECTS: dict[str, StrOrPromise] = {
+    News.DAILY: _("Your daily digest: {period}"),
+    News.WEEKLY: _("Your weekly digest: {period}"),
 }
 
 
@@ -103,20 +110,26 @@ def _build(notification: Notification) -> EmailMultiAlternatives:
         urls = {CONFIRM: links.confirm_url(subscriber)}
         subject = str(SUBJECTS[Kind.CONFIRMATION]).format(site_name=settings.SITE_NAME)
     else:
-        # Every notification but a confirmation is about an event.
-        event = cast(Event, event)
         # The dispatcher issues a batch's tokens in one write; anything else gets a new one here.
         urls = links.subscriber_urls(subscriber, getattr(notification, "link_token", None))
-        subject = str(SUBJECTS[notification.kind]).format(
-            title=shown(event, "title", language).text,
-            when=times(event, subscriber.timezone, language)["reader"],
-        )
+        if notification.kind == Kind.DIGEST:
+            subject = digest_heading(notification, language)
+        else:
+            # Every other notification is about an event.
+            event = cast(Event, event)
+            subject = str(SUBJECTS[notification.kind]).format(
+                title=shown(event, "title", language).text,
+                when=times(event, subscriber.timezone, language)["reader"],
+            )
         unsubscribe = [f"<{urls['unsubscribe_url']}>"]
         if settings.UNSUBSCRIBE_MAILTO:
             unsubscribe.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject=unsubscribe>")
         headers["List-Unsubscribe"] = ", ".join(unsubscribe)
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    text, html = bodies(notification)
+    if notification.kind == Kind.DIGEST:
+        text, html = digest_bodies(notification)
+    else:
+        text, html = bodies(notification)
     for name, value in urls.items():
         stand_in = PERSONAL.get(name, name)
         text, html = text.replace(stand_in, value), html.replace(stand_in, value)
@@ -188,6 +201,89 @@ def _render(
     return (
         render_to_string("timeline/mail/notification.txt", context),
         render_to_string("timeline/mail/notification.html", context),
+    )
+
+
+def period_label(period: digests.Period, zone_name: str, language: str) -> str:
+    """Return the days a digest covers on its reader's clock: '1 Dec 2026', '1–7 Dec 2026'."""
+    zone = timing.zone(zone_name)
+    first = period.start.astimezone(zone).date()
+    last = period.end.astimezone(zone).date() - dt.timedelta(days=1)
+    return l10n.days(first, max(first, last), language)
+
+
+def digest_heading(notification: Notification, language: str) -> str:
+    """Return a digest's subject, e.g. 'Your weekly digest: 30 Nov – 6 Dec 2026'."""
+    period = digests.period_of(notification)
+    return _heading(period, notification.subscriber.timezone, language)
+
+
+@functools.lru_cache(maxsize=256)
+def _heading(period: digests.Period, zone_name: str, language: str) -> str:
+    # Every reader of one period, zone and language has the same: worded once.
+    with translation.override(language):
+        frequency = period.key.partition(":")[0]
+        return str(DIGEST_SUBJECTS[frequency]).format(
+            period=period_label(period, zone_name, language)
+        )
+
+
+def digest_bodies(notification: Notification) -> tuple[str, str]:
+    """Return a digest's text and HTML parts with stand-ins for the reader's links.
+
+    Readers in one language and zone told the same things get the same text: it is rendered
+    once (each event as of its revision, each change from the same old schedule).
+    """
+    subscriber = notification.subscriber
+    zone, language = subscriber.timezone, language_of(subscriber)
+    digest = digests.content_of(notification)
+    key = (
+        notification.kind,
+        notification.key.partition(":")[0],
+        digest.period.start,
+        digest.period.end,
+        zone,
+        language,
+        tuple((event.pk, event.revision) for event in digest.added),
+        tuple((e.pk, e.revision, json.dumps(old, sort_keys=True)) for e, old in digest.changed),
+        tuple((event.pk, event.revision) for event in digest.upcoming),
+        settings.SITE_URL,
+        settings.SITE_NAME,
+    )
+    cached = _bodies.get(key)
+    if cached is None:
+        with translation.override(language):
+            cached = _render_digest(notification, digest, zone, language)
+        _remember(_bodies, key, cached)
+    return cached
+
+
+def _render_digest(
+    notification: Notification, digest: digests.Digest, zone: str, language: str
+) -> tuple[str, str]:
+    def entry(event: Event, old: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "event": event,
+            "title": shown(event, "title", language),
+            "times": times(event, zone, language),
+            "url": settings.SITE_URL + event.get_absolute_url(),
+            "changes": changes.told(old, changes.schedule_of(event), language) if old else [],
+        }
+
+    context = {
+        "heading": digest_heading(notification, language),
+        "zone": zone,  # an event's own time is shown when its zone is another
+        "until": f"{l10n.moment(digest.period.end, zone, language)} ({zone})",
+        "added": [entry(event) for event in digest.added],
+        "changed": [entry(event, old) for event, old in digest.changed],
+        "upcoming": [entry(event) for event in digest.upcoming],
+        "site_url": settings.SITE_URL,
+        **context_processors.site(None),
+        **PERSONAL,
+    }
+    return (
+        render_to_string("timeline/mail/digest.txt", context),
+        render_to_string("timeline/mail/digest.html", context),
     )
 
 

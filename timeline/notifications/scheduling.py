@@ -5,10 +5,19 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
-from ..models import AnnouncedSchedule, Event, Notification, Subscriber, is_calendar_precision
+from ..models import (
+    DIGESTS,
+    AnnouncedSchedule,
+    Event,
+    Notification,
+    Subscriber,
+    is_calendar_precision,
+)
+from ..models.subscribers import SubscriberQuerySet
+from . import news
 from .changes import schedule_changed, schedule_of
 
 Kind, State = Notification.Kind, Notification.State
@@ -23,7 +32,7 @@ def debounce() -> dt.timedelta:
     return dt.timedelta(seconds=settings.CHANGE_NOTICE_DELAY_SECONDS)
 
 
-def followers(event: Event) -> QuerySet[Subscriber]:
+def followers(event: Event) -> SubscriberQuerySet:
     """Return the active subscribers one of whose follows selects this event."""
     return Subscriber.objects.active().following(event)
 
@@ -34,15 +43,26 @@ def reminder_key(lead: int, start: dt.datetime) -> str:
 
 # --- events ----------------------------------------------------------------------------------
 def sync_event(event_id: int, now: dt.datetime | None = None) -> None:
-    """Bring the outbox in line with an event's current state: notices, then reminders."""
+    """Bring the outbox in line with an event's current state: news, notices, then reminders."""
     now = now or timezone.now()
-    event = Event.objects.select_related("place").filter(pk=event_id).first()
+    event = (
+        Event.objects.select_related("place")
+        .prefetch_related("topics", "participants")
+        .filter(pk=event_id)
+        .first()
+    )
     if event is None:
         return  # its rows went with it
     with transaction.atomic():
+        announced = AnnouncedSchedule.objects.select_for_update().filter(event=event).first()
+        followed = news.selection(event)
+        # News first: who hears of the event as new is not told of its changes besides.
+        news.notice(event, followed, announced, now + debounce(), now)
         _notice_changes(event, now)
         _sync_reminders(event, now)
-        AnnouncedSchedule.objects.filter(event=event).update(revision=event.revision)
+        AnnouncedSchedule.objects.filter(event=event).update(
+            revision=event.revision, followed=followed
+        )
 
 
 def sync_changed_events(limit: int = 500, now: dt.datetime | None = None) -> int:
@@ -74,7 +94,9 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
     )
     if current["status"] == Event.Status.CANCELLED and old["status"] != Event.Status.CANCELLED:
         pending_notices.update(state=State.SKIPPED, last_error="Superseded by the cancellation.")
-        _notify_followers(event, Kind.CANCELLED, f"cancelled@{event.sequence}", now, old, current)
+        _notify_followers(
+            event, Kind.CANCELLED, f"cancelled@{event.sequence}", now, now, old, current
+        )
     elif (
         not is_calendar_precision(old["precision"])
         and is_calendar_precision(current["precision"])
@@ -82,7 +104,9 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
         # followers never heard it had gone, and that notice must show the date as it is now.
         and not pending_notices.exists()
     ):
-        _notify_followers(event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, old, current)
+        _notify_followers(
+            event, Kind.DATE_ANNOUNCED, f"dated@{event.sequence}", now, now, old, current
+        )
     elif schedule_changed(old, current):
         # Debounced: later changes within the delay update the pending notice's "new" values.
         # Both stay data (see notifications.changes), put into words only when the notice goes.
@@ -91,15 +115,31 @@ def _notice_changes(event: Event, now: dt.datetime) -> None:
             notice.payload = {**notice.payload, "new": current}
             notice.save(update_fields=["payload", "updated_at"])
             updated += 1
-        if not updated:
-            _notify_followers(
-                event, Kind.RESCHEDULED, f"changed@{event.sequence}", now + debounce(), old, current
-            )
+        # A digest may have told the change before (so no item is pending): hold this one.
+        key, due = f"changed@{event.sequence}", now + debounce()
+        _notify_followers(event, Kind.RESCHEDULED, key, now, due, old, current, notices=not updated)
 
 
 def _notify_followers(
-    event: Event, kind: str, key: str, due: dt.datetime, old: dict[str, Any], new: dict[str, Any]
+    event: Event,
+    kind: str,
+    key: str,
+    now: dt.datetime,
+    due: dt.datetime,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    notices: bool = True,
 ) -> None:
+    """Tell followers of a change: a notice each (unless not *notices*), or an item of their
+    next digest (a pending one keeps its older "old").
+
+    Not those whose news of the event is still to go: it shows the event as it is then.
+    """
+    told = followers(event).exclude(pk__in=news.awaiting(event).values("pk"))
+    on_digest = told.filter(news__in=DIGESTS).values_list("pk", flat=True)
+    news.hold_change(event, on_digest, old, now)
+    if not notices:
+        return
     Notification.objects.bulk_create(
         [
             Notification(
@@ -110,7 +150,7 @@ def _notify_followers(
                 due_at=due,
                 payload={"old": old, "new": new},
             )
-            for subscriber_id in followers(event).values_list("pk", flat=True)
+            for subscriber_id in told.exclude(news__in=DIGESTS).values_list("pk", flat=True)
         ],
         ignore_conflicts=True,
     )
@@ -123,7 +163,7 @@ def _sync_reminders(event: Event, now: dt.datetime) -> None:
         return
     wanted = {
         (subscriber_id, lead)
-        for subscriber_id, leads in followers(event).values_list("pk", "lead_times")
+        for subscriber_id, leads in followers(event).reminded().values_list("pk", "lead_times")
         for lead in leads
     }
     moved = []
@@ -187,16 +227,23 @@ def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None:
         return
+    # Digests are checked when they go (notifications.digests); the rest is about one event.
     pending = Notification.objects.filter(subscriber=subscriber, state=State.PENDING).exclude(
-        kind=Kind.CONFIRMATION
+        kind__in=(Kind.CONFIRMATION, Kind.DIGEST)
     )
     if not subscriber.active:
         pending.update(state=State.SKIPPED, last_error="Subscriber is not active.")
         return
+    news.rehome(subscriber, now)
     followed = Event.objects.matching(subscriber.followed())
     pending.exclude(event__in=followed.values("pk")).update(
         state=State.SKIPPED, last_error="No longer followed."
     )
+    if not subscriber.gets_reminders:
+        pending.filter(kind=Kind.REMINDER).update(
+            state=State.SKIPPED, last_error="Reminders are off while on a digest."
+        )
+        return
     events = list(followed.getting_reminders().filter(start_utc__gt=now - grace()))
     leads = set(subscriber.lead_times)
     pending.filter(kind=Kind.REMINDER).exclude(lead_minutes__in=leads).update(

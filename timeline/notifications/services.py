@@ -10,6 +10,7 @@ The views and the admin call these; they never change a subscriber themselves.
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from ..models import (
     Subscription,
     Suppression,
 )
+from ..models.subscribers import DEFAULT_DIGEST_TIME, News
 from . import scheduling
 
 # A new confirmation mail (with a new link) for an address not yet confirmed goes out at most
@@ -36,6 +38,31 @@ RESEND_CONFIRMATION_AFTER = dt.timedelta(minutes=15)
 
 # One thing followed, as a (field, value) pair of Subscription: ("topic_id", 3), ("country", "KZ").
 Follow = tuple[str, object]
+
+
+@dataclass(frozen=True)
+class NewsChoice:
+    """How a subscriber hears of new events, and when a digest of theirs comes."""
+
+    news: str = News.NEVER
+    digest_time: dt.time = DEFAULT_DIGEST_TIME
+    digest_weekday: int = 0
+    digest_reminders: bool = True
+
+
+NEWS_FIELDS = ("news", "digest_time", "digest_weekday", "digest_reminders")
+
+
+def _choose_news(subscriber: Subscriber, choice: NewsChoice, now: dt.datetime) -> list[str]:
+    """Set the subscriber's news choice; return the fields changed for saving."""
+    before = (subscriber.news, subscriber.digest_time, subscriber.digest_weekday)
+    for name in NEWS_FIELDS:
+        setattr(subscriber, name, getattr(choice, name))
+    if before != (subscriber.news, subscriber.digest_time, subscriber.digest_weekday):
+        # A digest's moment already past on the new schedule is not sent late.
+        subscriber.digest_since = now
+        return [*NEWS_FIELDS, "digest_since"]
+    return list(NEWS_FIELDS)
 
 
 class LinkRevoked(Exception):
@@ -85,6 +112,7 @@ def sign_up(
     lead_times: list[int],
     zone: str,
     language: str = languages.DEFAULT,
+    news: NewsChoice | None = None,
     now: dt.datetime | None = None,
 ) -> None:
     """Record a sign-up; what happens depends on the address, what the caller learns does not.
@@ -116,7 +144,8 @@ def sign_up(
     subscriber.lead_times = lead_times
     subscriber.timezone = zone
     subscriber.language = language
-    subscriber.save(update_fields=["confirmed_at", "lead_times", "timezone", "language"])
+    chosen = _choose_news(subscriber, news or NewsChoice(), now)
+    subscriber.save(update_fields=["confirmed_at", "lead_times", "timezone", "language", *chosen])
     apply_follows(subscriber=subscriber, wanted=follows)
     _request_confirmation(subscriber, now)
 
@@ -172,8 +201,11 @@ def confirm(
         return Confirmation.CONSENT_NEEDED, subscriber
     subscriber.confirmed_at = subscriber.confirmed_at or now
     subscriber.unsubscribed_at = None
+    subscriber.digest_since = now  # the first digest comes at its next moment
     _lift(subscriber, now)
-    subscriber.save(update_fields=["confirmed_at", "unsubscribed_at", *LIFTED_FIELDS])
+    subscriber.save(
+        update_fields=["confirmed_at", "unsubscribed_at", "digest_since", *LIFTED_FIELDS]
+    )
     queue_sync(subscriber_id=subscriber.pk)
     return Confirmation.CONFIRMED, subscriber
 
@@ -187,15 +219,25 @@ def set_preferences(
     lead_times: list[int],
     zone: str,
     language: str | None = None,
+    news: NewsChoice | None = None,
+    now: dt.datetime | None = None,
 ) -> Subscriber:
     """Replace what the subscriber follows, when they are reminded, their time zone and (if
-    given) the language of their mail, which every mail not yet sent is then written in."""
+    given) the language of their mail, which every mail not yet sent is then written in, and
+    how they hear of new events. What they were owed but not sent goes where news now goes."""
     subscriber = _locked(subscriber)
+    now = now or timezone.now()
+    chosen: list[str] = []
+    if subscriber.timezone != zone:
+        subscriber.digest_since = now  # a new clock: the next moment on it, not one past
+        chosen.append("digest_since")
     subscriber.lead_times = lead_times
     subscriber.timezone = zone
     if language is not None:
         subscriber.language = _ours(language)
-    subscriber.save(update_fields=["lead_times", "timezone", "language"])
+    if news is not None:
+        chosen += _choose_news(subscriber, news, now)
+    subscriber.save(update_fields=["lead_times", "timezone", "language", *set(chosen)])
     apply_follows(subscriber=subscriber, wanted=follows)
     queue_sync(subscriber_id=subscriber.pk)
     return subscriber
@@ -309,7 +351,8 @@ def rejoin(*, subscriber: Subscriber) -> Subscriber:
         raise NotConfirmed
     if subscriber.unsubscribed_at:
         subscriber.unsubscribed_at = None
-        subscriber.save(update_fields=["unsubscribed_at"])
+        subscriber.digest_since = timezone.now()  # no digest for a moment while they were away
+        subscriber.save(update_fields=["unsubscribed_at", "digest_since"])
     queue_sync(subscriber_id=subscriber.pk)
     return subscriber
 
@@ -333,7 +376,9 @@ def _set_paused(subscriber_ids: Iterable[int], *, paused: bool) -> int:
     changed = [subscriber for subscriber in subscribers if subscriber.paused != paused]
     for subscriber in changed:
         subscriber.paused = paused
-        subscriber.save(update_fields=["paused"])
+        # Resumed: digests come at their next moment, not for one that passed while paused.
+        subscriber.digest_since = subscriber.digest_since if paused else timezone.now()
+        subscriber.save(update_fields=["paused", "digest_since"])
     # Every one selected, changed or not: a sync also repairs an outbox out of line.
     for subscriber in subscribers:
         queue_sync(subscriber_id=subscriber.pk)

@@ -78,6 +78,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 lead_times=form.chosen_lead_times(),
                 zone=form.cleaned_data["timezone"],
                 language=form.cleaned_data["language"] or _page_language(request),
+                news=form.news_choice(),
             )
             return redirect("timeline:subscribe-sent")
     else:
@@ -176,6 +177,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                 lead_times=form.chosen_lead_times(),
                 zone=form.cleaned_data["timezone"],
                 language=form.cleaned_data["language"] or None,
+                news=form.news_choice(),
             )
             messages.success(request, _("Your choices are saved."))
             return redirect(request.path)
