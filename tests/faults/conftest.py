@@ -56,6 +56,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def fast_beat(monkeypatch):
     """Beat every second and short retries, so a scenario plays out in a minute."""
     monkeypatch.setenv("DISPATCH_INTERVAL_SECONDS", "1")
+    monkeypatch.setenv("DIGEST_INTERVAL_SECONDS", "1")
     monkeypatch.setenv("FEED_CATCH_UP_SECONDS", "2")
     monkeypatch.setenv("SEND_RETRY_BASE_SECONDS", "2")
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")

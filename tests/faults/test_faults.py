@@ -1,5 +1,5 @@
 """Faults survived: killed workers, emptied and restarted Redis, a restarted PostgreSQL, a lying
-SMTP server and a broker that is down while an editor saves.
+SMTP server, a broker that is down while an editor saves, and digests all due at once.
 
 Production processes (gunicorn, `celery worker` under its supervisor, two `celery beat`s) run
 against private PostgreSQL and Redis servers (see `make faults`) and a real SMTP server in this
@@ -17,7 +17,8 @@ from django.db import connection
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from timeline.models import Event, Feed, Notification, Subscriber, Subscription
+from timeline import timing
+from timeline.models import Event, Feed, News, Notification, Subscriber, Subscription
 from timeline.notifications import mail, scheduling
 
 from ..browser import CHROMIUM, CHROMIUM_ARGS, check_installed
@@ -131,6 +132,67 @@ def test_storm_of_reminders_through_kills_a_flush_451s_and_two_beats(smtp, worke
     assert duplicates(smtp) <= len(kills), "at most one duplicate per kill"
     assert min(late) >= -0.5, "none sent before it was due"
     assert Notification.objects.filter(kind="reminder", state="sent").count() == total
+
+
+def digests_due_now(count: int) -> None:
+    """Make *count* daily digests fall due at once, each with an upcoming followed event to tell."""
+    energy = topic()
+    place = PlaceFactory(name="Astana", timezone="Asia/Almaty")
+    upcoming_event(energy, starts_in=dt.timedelta(hours=6), place=place)
+    now = timezone.now()
+    # Their digest time is the minute just gone, on their own clock: every digest is due at once.
+    zone = "Asia/Almaty"
+    local = (now - dt.timedelta(minutes=1)).astimezone(timing.zone(zone))
+    readers = Subscriber.objects.bulk_create(
+        Subscriber(
+            email=f"digest{number}@example.com",
+            timezone=zone,
+            lead_times=[60],
+            confirmed_at=now - dt.timedelta(days=2),
+            news=News.DAILY,
+            digest_time=local.time().replace(second=0, microsecond=0),
+            digest_reminders=False,
+            digest_since=now - dt.timedelta(days=2),
+        )
+        for number in range(count)
+    )
+    Subscription.objects.bulk_create(Subscription(subscriber=r, topic=energy) for r in readers)
+
+
+def test_two_thousand_digests_due_at_once_through_a_kill_and_a_flush(smtp, worker, beats):
+    total = 2000
+    digests_due_now(total)
+    kills, held_at_kill, flushed_at = [], [], None
+    plan = [(total * 0.3, "kill"), (total * 0.6, "flushall")]
+    deadline = time.monotonic() + 400
+    while delivered(smtp) < total and time.monotonic() < deadline:
+        if plan and delivered(smtp) >= plan[0][0]:
+            _, action = plan.pop(0)
+            if action == "kill":
+                worker.kill()
+                kills.append(delivered(smtp))
+                held_at_kill.append(held_rows())
+            else:
+                services.flushall()
+                flushed_at = delivered(smtp)
+        time.sleep(0.05)
+    time.sleep(5)  # anything sent twice arrives by now
+
+    connection.close()
+    digests = Notification.objects.filter(kind=Notification.Kind.DIGEST)
+    scenario = "2,000 daily digests due at once; SIGKILL, FLUSHALL, 2 beats"
+    record(scenario, "delivered (distinct)", f"{delivered(smtp)} of {total}")
+    record(scenario, "duplicates", f"{duplicates(smtp)} (kills: {len(kills)})")
+    record(scenario, "worker killed after", ", ".join(f"{n} sent" for n in kills))
+    record(scenario, "rows held by the killed worker", ", ".join(map(str, held_at_kill)))
+    record(scenario, "FLUSHALL after", f"{flushed_at} sent")
+    record(scenario, "digest rows (one per subscriber and day)", digests.count())
+    record(scenario, "worker restarts by its supervisor", worker.restarts())
+    assert not plan, "every fault was injected"
+    assert delivered(smtp) == total, "no digest lost"
+    assert duplicates(smtp) <= len(kills), "at most one duplicate per kill"
+    assert digests.count() == total, "one row per subscriber and period, whatever the beats did"
+    assert digests.filter(state=Notification.State.SENT).count() == total
 
 
 def test_postgres_restart_under_the_dispatcher_and_the_web_server(smtp, worker, beats, web):
