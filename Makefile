@@ -87,11 +87,13 @@ bench: install
 	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
 	$(BIN)/python bench/feeds.py
 
-## bench-dispatch: the notification dispatcher against Django's own bulk send (needs PostgreSQL)
+## bench-dispatch: reminders, then weekly digests, sent by the dispatcher against Django's own bulk send (needs PostgreSQL)
 bench-dispatch: install
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
 	$(BIN)/python bench/dispatch.py
+	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(BIN)/python bench/digests.py
 
 ## bench-tokens: time refusing unknown, truncated, forged, malformed, revoked tokens (needs PostgreSQL)
 bench-tokens: install
