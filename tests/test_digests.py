@@ -295,7 +295,7 @@ def test_a_digest_tells_what_was_added_what_changed_and_what_is_coming_up(
     assert list(message.iter_attachments()) == []
 
     (message,) = to(smtp, russian.email)
-    assert subject(message) == f"Your daily digest: {l10n.date(dt.date(2027, 2, 1), 'ru')}"
+    assert subject(message) == f"Ваша ежедневная сводка: {l10n.date(dt.date(2027, 2, 1), 'ru')}"
     body = text(message)
     with translation.override("ru"):
         moved = gettext("Moved: was %(old)s, now %(new)s")
