@@ -280,7 +280,10 @@ def mark(row: Notification, state: str, changes: dict[str, Any]) -> None:
     transaction; forget what it found no longer worth telling."""
     digest: Digest | None = getattr(row, "digest", None)
     told = digest.told if digest is not None and state == State.SENT else []
-    if told and connection.vendor == "postgresql":
+    if not told:
+        # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
+        Notification.objects.filter(pk=row.pk).update(**changes)
+    elif connection.vendor == "postgresql":
         _mark_sent(row, told, changes["sent_at"])
     else:
         with transaction.atomic():
