@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dispatch import (  # noqa: E402  (sets Django up)
-    GOAL,
     CountingSink,
+    report,
     start_sink,
 )
 from django.core.mail import get_connection  # noqa: E402
@@ -193,22 +193,12 @@ def main() -> None:
             f"{total:,} weekly digests ({EVENTS} upcoming events each, 3 zones, kk/ru/en), "
             f"~{size / 1024:.1f} KiB per message, median of {REPEATS} interleaved runs"
         )
-        labels = {
-            "ours": "ours: create_due() + dispatch_due() (due, render, send, mark)",
-            "baseline": "baseline: send_messages() of pre-built messages",
-        }
-        print(f"{'contender':<64} {'messages':>9} {'median s':>9} {'msg/s':>9}  runs (s)")
-        rates = {}
-        for name, label in labels.items():
-            median = statistics.median(timings[name])
-            rates[name] = total / median
-            runs = " ".join(f"{s:.2f}" for s in timings[name])
-            print(f"{label:<64} {total:>9,} {median:>9.2f} {rates[name]:>9.0f}  {runs}")
-        ratio = rates["ours"] / rates["baseline"]
-        verdict = "meets" if ratio >= GOAL else "BELOW"
-        print(f"ratio ours/baseline throughput: {ratio:.2f}x ({verdict} the {GOAL}x goal)")
-        print(f"digests delivered exactly once: {'yes' if once['ours'] else 'no'}")
-        print(f"baseline delivered exactly once: {'yes' if once['baseline'] else 'no'}")
+        report(
+            total,
+            timings,
+            once,
+            ours="ours: create_due() + dispatch_due() (due, render, send, mark)",
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         controller.stop()

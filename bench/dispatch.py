@@ -294,6 +294,27 @@ def profile_ours(sink: CountingSink) -> None:
         print("\n".join(lines[start - 2 :]).rstrip())
 
 
+def report(
+    total: int, timings: dict[str, list[float]], exactly_once: dict[str, bool], ours: str
+) -> float:
+    """Print each contender's median and throughput, and the ratio; return the ratio."""
+    labels = {"ours": ours, "baseline": "baseline: send_messages() of pre-built messages"}
+    width = max(map(len, labels.values()))
+    print(f"{'contender':<{width}} {'messages':>9} {'median s':>9} {'msg/s':>9}  runs (s)")
+    rates = {}
+    for name, label in labels.items():
+        median = statistics.median(timings[name])
+        rates[name] = total / median
+        runs = " ".join(f"{s:.2f}" for s in timings[name])
+        print(f"{label:<{width}} {total:>9,} {median:>9.2f} {rates[name]:>9.0f}  {runs}")
+    ratio = rates["ours"] / rates["baseline"]
+    verdict = "meets" if ratio >= GOAL else "BELOW"
+    print(f"ratio ours/baseline throughput: {ratio:.2f}x ({verdict} the {GOAL}x goal)")
+    print(f"delivered exactly once: {'yes' if exactly_once['ours'] else 'no'}")
+    print(f"baseline delivered exactly once: {'yes' if exactly_once['baseline'] else 'no'}")
+    return ratio
+
+
 def main() -> None:
     sink, controller = start_sink()
     # A name of its own, so a test database of a concurrent `make test` is never clobbered.
@@ -333,22 +354,12 @@ def main() -> None:
             f"{total:,} due reminders ({EVENTS} events x {SUBSCRIBERS} subscribers), "
             f"~{size / 1024:.1f} KiB per message, median of {REPEATS} interleaved runs"
         )
-        labels = {
-            "ours": "ours: dispatch_due() (claim, render, send, mark)",
-            "baseline": "baseline: send_messages() of pre-built messages",
-        }
-        print(f"{'contender':<50} {'messages':>9} {'median s':>9} {'msg/s':>9}  runs (s)")
-        rates = {}
-        for name, label in labels.items():
-            median = statistics.median(timings[name])
-            rates[name] = total / median
-            runs = " ".join(f"{s:.2f}" for s in timings[name])
-            print(f"{label:<50} {total:>9,} {median:>9.2f} {rates[name]:>9.0f}  {runs}")
-        ratio = rates["ours"] / rates["baseline"]
-        verdict = "meets" if ratio >= GOAL else "BELOW"
-        print(f"ratio ours/baseline throughput: {ratio:.2f}x ({verdict} the {GOAL}x goal)")
-        print(f"delivered exactly once: {'yes' if exactly_once['ours'] else 'no'}")
-        print(f"baseline delivered exactly once: {'yes' if exactly_once['baseline'] else 'no'}")
+        ratio = report(
+            total,
+            timings,
+            exactly_once,
+            ours="ours: dispatch_due() (claim, render, send, mark)",
+        )
         if ratio < GOAL or os.environ.get("BENCH_PROFILE") == "1":
             profile_ours(sink)
     finally:

@@ -96,13 +96,14 @@ def held_rows() -> int:
     return Notification.objects.filter(state="sending").count()
 
 
-def test_storm_of_reminders_through_kills_a_flush_451s_and_two_beats(smtp, worker, beats):
-    smtp.temporary_failure_every = 10
-    total = 2000
-    reminders_due_within(60, total, events=40, starting_in=20)
-    due = due_times()
+def play(plan: list[tuple[float, str]], total: int, smtp, worker, scenario: str) -> list[int]:
+    """Inject each fault of *plan* once so many mails are delivered; wait for all *total*.
+
+    Records when each fault came and what the killed worker held; returns the counts sent at
+    each kill (a kill may cost one duplicate: the mail on the wire).
+    """
+    plan = list(plan)
     kills, held_at_kill, flushed_at = [], [], None
-    plan = [(total * 0.2, "kill"), (total * 0.5, "flushall"), (total * 0.7, "kill")]
     deadline = time.monotonic() + 400
     while delivered(smtp) < total and time.monotonic() < deadline:
         if plan and delivered(smtp) >= plan[0][0]:
@@ -116,18 +117,28 @@ def test_storm_of_reminders_through_kills_a_flush_451s_and_two_beats(smtp, worke
                 flushed_at = delivered(smtp)
         time.sleep(0.05)
     time.sleep(5)  # anything sent twice arrives by now
-
-    late = lateness(smtp, due)
-    scenario = "2,000 reminders due within 1 min; 2 SIGKILLs, FLUSHALL, 451 in 10, 2 beats"
+    assert not plan, "every fault was injected"
     record(scenario, "delivered (distinct)", f"{delivered(smtp)} of {total}")
     record(scenario, "duplicates", f"{duplicates(smtp)} (kills: {len(kills)})")
     record(scenario, "worker killed after", ", ".join(f"{n} sent" for n in kills))
     record(scenario, "rows held by the killed worker", ", ".join(map(str, held_at_kill)))
     record(scenario, "FLUSHALL after", f"{flushed_at} sent")
+    return kills
+
+
+def test_storm_of_reminders_through_kills_a_flush_451s_and_two_beats(smtp, worker, beats):
+    smtp.temporary_failure_every = 10
+    total = 2000
+    reminders_due_within(60, total, events=40, starting_in=20)
+    due = due_times()
+    plan = [(total * 0.2, "kill"), (total * 0.5, "flushall"), (total * 0.7, "kill")]
+    scenario = "2,000 reminders due within 1 min; 2 SIGKILLs, FLUSHALL, 451 in 10, 2 beats"
+    kills = play(plan, total, smtp, worker, scenario)
+
+    late = lateness(smtp, due)
     record(scenario, "451 answers", smtp.attempts - len(smtp.messages))
     record(scenario, "lateness", spread(late))
     record(scenario, "worker restarts by its supervisor", worker.restarts())
-    assert not plan, "every fault was injected"
     assert delivered(smtp) == total, "no reminder lost"
     assert duplicates(smtp) <= len(kills), "at most one duplicate per kill"
     assert min(late) >= -0.5, "none sent before it was due"
@@ -162,33 +173,14 @@ def digests_due_now(count: int) -> None:
 def test_two_thousand_digests_due_at_once_through_a_kill_and_a_flush(smtp, worker, beats):
     total = 2000
     digests_due_now(total)
-    kills, held_at_kill, flushed_at = [], [], None
     plan = [(total * 0.3, "kill"), (total * 0.6, "flushall")]
-    deadline = time.monotonic() + 400
-    while delivered(smtp) < total and time.monotonic() < deadline:
-        if plan and delivered(smtp) >= plan[0][0]:
-            _, action = plan.pop(0)
-            if action == "kill":
-                worker.kill()
-                kills.append(delivered(smtp))
-                held_at_kill.append(held_rows())
-            else:
-                services.flushall()
-                flushed_at = delivered(smtp)
-        time.sleep(0.05)
-    time.sleep(5)  # anything sent twice arrives by now
+    scenario = "2,000 daily digests due at once; SIGKILL, FLUSHALL, 2 beats"
+    kills = play(plan, total, smtp, worker, scenario)
 
     connection.close()
     digests = Notification.objects.filter(kind=Notification.Kind.DIGEST)
-    scenario = "2,000 daily digests due at once; SIGKILL, FLUSHALL, 2 beats"
-    record(scenario, "delivered (distinct)", f"{delivered(smtp)} of {total}")
-    record(scenario, "duplicates", f"{duplicates(smtp)} (kills: {len(kills)})")
-    record(scenario, "worker killed after", ", ".join(f"{n} sent" for n in kills))
-    record(scenario, "rows held by the killed worker", ", ".join(map(str, held_at_kill)))
-    record(scenario, "FLUSHALL after", f"{flushed_at} sent")
     record(scenario, "digest rows (one per subscriber and day)", digests.count())
     record(scenario, "worker restarts by its supervisor", worker.restarts())
-    assert not plan, "every fault was injected"
     assert delivered(smtp) == total, "no digest lost"
     assert duplicates(smtp) <= len(kills), "at most one duplicate per kill"
     assert digests.count() == total, "one row per subscriber and period, whatever the beats did"
