@@ -347,6 +347,11 @@ FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
 # How often beat looks for edits whose publish task was lost (a broker outage, a killed worker).
 FEED_CATCH_UP_SECONDS = env.float("FEED_CATCH_UP_SECONDS", default=15.0)
 
+# --- Imports ---------------------------------------------------------------------------------
+# An uploaded calendar or spreadsheet larger than this, or giving more events, is refused whole.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=10_000)
+
 # --- Notifications ---------------------------------------------------------------------------
 # A reminder later than this is skipped rather than sent late.
 REMINDER_GRACE_MINUTES = env.int("REMINDER_GRACE_MINUTES", default=30)

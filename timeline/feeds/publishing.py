@@ -515,7 +515,7 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
     # VEVENT keeps a stale RELATED-TO.
     whole = event.published_whole
     return ical.CalendarEvent(
-        uid=str(event.uid),
+        uid=event.calendar_uid,
         sequence=event.sequence,
         summary=summary,
         status=ICAL_STATUS[event.status],
@@ -534,7 +534,7 @@ def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
         categories=(event.get_kind_display(), *(topic.text for topic in topics)),
         languages=said,
         category_languages=(language, *(topic.language for topic in topics)),
-        parent_uid=str(whole.uid) if whole else "",
+        parent_uid=whole.calendar_uid if whole else "",
     )
 
 

@@ -44,6 +44,7 @@ from .subscribers import (
     WebhookReceipt,
     new_trace_token,
 )
+from .imports import ImportBatch
 from .tokens import hash_token
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "FigureQuerySet",
     "Follows",
     "Heartbeat",
+    "ImportBatch",
     "Metric",
     "News",
     "Notification",

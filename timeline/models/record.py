@@ -319,6 +319,11 @@ class Event(Translated, Publishable):
     )
 
     uid = models.UUIDField(_("UID"), default=uuid.uuid4, unique=True, editable=False)
+    # The UID a calendar file gave an imported event, kept so that the calendar that exported
+    # it recognises it back; "" for events made here, whose calendar UID is `uid`.
+    ical_uid = models.CharField(
+        _("calendar UID"), max_length=255, blank=True, default="", editable=False
+    )
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
     title = OneLineField(_("title"), max_length=300)
     summary = LongTextField(
@@ -423,6 +428,13 @@ class Event(Translated, Publishable):
         ordering = ["start_utc", "title"]
         permissions = [("publish_event", _("Can publish and unpublish events"))]
         indexes = [models.Index(fields=["published", "start_utc"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ical_uid"],
+                condition=~Q(ical_uid=""),
+                name="event_ical_uid_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -458,6 +470,11 @@ class Event(Translated, Publishable):
 
     def get_absolute_url(self) -> str:
         return reverse("timeline:event-detail", kwargs={"slug": self.slug})
+
+    @property
+    def calendar_uid(self) -> str:
+        """Return the UID calendars know the event by: the imported one, else its own."""
+        return self.ical_uid or str(self.uid)
 
     @property
     def published_whole(self) -> "Event | None":
@@ -697,6 +714,7 @@ class Event(Translated, Publishable):
         copy._state.adding = True
         copy._saved_schedule = None
         copy.uid = uuid.uuid4()
+        copy.ical_uid = ""
         copy.title = f"{self.title} (copy)"
         copy.slug = unique_slug(copy.title)
         copy.published = False
