@@ -2,6 +2,7 @@
 
 from .agreements import Agreement, AgreementStep
 from .figures import Figure, FigureQuerySet, Metric
+from .imports import ImportBatch
 from .operations import Heartbeat
 from .publishing import (
     EventFragment,
@@ -44,7 +45,6 @@ from .subscribers import (
     WebhookReceipt,
     new_trace_token,
 )
-from .imports import ImportBatch
 from .tokens import hash_token
 
 __all__ = [
