@@ -47,7 +47,7 @@ def apply_import(batch: ImportBatch, user: "User", digest: str) -> Plan:
             )
         with reversion.create_revision():
             write_plan(plan)
-            reversion.set_user(user if user.is_authenticated else None)  # type: ignore[arg-type]
+            reversion.set_user(user if user.is_authenticated else None)
             reversion.set_comment(revision_comment(batch, user))
         batch.applied_at = timezone.now()
         batch.applied_digest = digest

@@ -331,13 +331,18 @@ def _invalid(row: Incoming, key: str, error: ValidationError) -> PlannedRow:
 
 def _label(name: str) -> str:
     """Return the editor's name of a field, with its language for a translated one."""
-    for text, code in ((t, c) for t in TEXT_FIELDS for c in languages.CODES):
-        if name == f"{text}_{code}":
-            return f"{Event._meta.get_field(text).verbose_name} [{code}]"
+    base, _sep, code = name.rpartition("_")
+    if base in TEXT_FIELDS and code in languages.CODES:
+        return f"{_verbose_name(base)} [{code}]"
+    return _verbose_name(name)
+
+
+def _verbose_name(name: str) -> str:
     try:
-        return str(Event._meta.get_field(name).verbose_name)
+        found = Event._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    return str(getattr(found, "verbose_name", name))
 
 
 def _shown(value: Any) -> str:
