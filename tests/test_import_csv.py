@@ -107,6 +107,11 @@ def test_utf8_with_or_without_bom(bom):
     assert row.values == {"slug": "mysal", "title_kk": f"Мысал {KAZAKH_LETTERS}"}
 
 
+def test_excel_unicode_text_utf16_with_tabs():
+    data = f"slug\ttitle_kk\r\nmysal\tМысал {KAZAKH_LETTERS}\r\n".encode("utf-16")
+    assert only(read(data)).values["title_kk"] == f"Мысал {KAZAKH_LETTERS}"
+
+
 def test_the_encoding_the_editor_names_wins():
     data = "slug,title_ru\nprimer,Пример\n".encode("koi8_r")
     assert only(read(data, encoding="koi8_r")).values["title_ru"] == "Пример"
