@@ -1,4 +1,4 @@
-"""The calendars of icalendar's own test suite, imported in a dry run: read or refused, never a crash."""
+"""The calendars of icalendar's own test suite in a dry run: read or refused, never a crash."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""The dry run and its confirmation, from what a reader gives: matching, diffs, refusals, writing."""
+"""The dry run and its confirmation from what a reader gives: matching, diffs, refusals, writes."""
 
 import datetime as dt
 

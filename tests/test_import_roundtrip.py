@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
+from timeline.imports.ics_export import events_ics
 
 from timeline.imports.csv_format import write_csv
-from timeline.imports.ics_export import events_ics
 from timeline.imports.plan import Change, plan_import
 from timeline.imports.reading import read_upload
 from timeline.imports.rows import ReadOptions
@@ -30,7 +30,7 @@ def chief():
 
 @pytest.fixture
 def record():
-    """Events of every shape: timed in two zones, all-day, multi-day, coarse, a part, a milestone."""
+    """Every shape: timed in two zones, all-day, multi-day, coarse, a part, a milestone."""
     astana = PlaceFactory(slug="astana", timezone="Asia/Almaty")
     moscow = PlaceFactory(slug="moscow", timezone="Europe/Moscow", country="RU")
     track = TrackFactory(slug="npp")
