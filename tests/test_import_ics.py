@@ -450,6 +450,14 @@ def test_custom_vtimezone_gives_the_true_instant_in_the_chosen_zone():
     assert any("Office time (made up)" in note for note in rows["summer"].notes)
 
 
+def test_each_file_uses_its_own_definition_of_a_zone_name():
+    summer = vevent("summer", "DTSTART;TZID=Office time (made up):20250715T100000")
+    read_ics(calendar(summer, head=CUSTOM_ZONE.strip() + "\n"), ALMATY)
+    fixed = CUSTOM_ZONE.replace("+0200", "+0500").replace("+0100", "+0500")
+    rows = by_uid(read_ics(calendar(summer, head=fixed.strip() + "\n"), ALMATY))
+    assert start_instant(rows["summer"].values) == dt.datetime(2025, 7, 15, 5, 0, tzinfo=UTC)
+
+
 def test_unknown_zone_without_definition_is_refused():
     data = calendar(vevent("x", "DTSTART;TZID=Nowhere Standard Time:20250115T100000"))
     (row,) = read_ics(data, ALMATY).rows

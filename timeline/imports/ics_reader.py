@@ -60,12 +60,13 @@ def read_ics(data: bytes, options: ReadOptions) -> Reading:
     events = [event for calendar in calendars for event in calendar.walk("VEVENT")]
     _check_count(len(events))
     cancelled = any(str(calendar.get("METHOD", "")).upper() == "CANCEL" for calendar in calendars)
+    definitions = Definitions(calendars)
     rows: list[Row] = []
     seen: dict[str, int] = {}
     for number, event in enumerate(events):
         # The n-th BEGIN:VEVENT line opens the n-th event: the parser keeps document order.
         line = lines[number] if number < len(lines) else 0
-        rows.append(_row(event, line, options, seen, calendars, cancelled))
+        rows.append(_row(event, line, options, seen, definitions, cancelled))
     return Reading(FORMAT, rows)
 
 
@@ -98,7 +99,7 @@ def _row(
     line: int,
     options: ReadOptions,
     seen: dict[str, int],
-    calendars: list[icalendar.Component],
+    definitions: "Definitions",
     cancelled: bool,
 ) -> Row:
     uid = str(event.get("UID", ""))
@@ -127,7 +128,7 @@ def _row(
             raise Refusal(_("UID already given on line %(line)s.") % {"line": seen[uid]}, uid)
         seen[uid] = line
         try:
-            values, notes = _values(event, options, calendars, cancelled)
+            values, notes = _values(event, options, definitions, cancelled)
         except (ValueError, TypeError, OverflowError) as error:
             # A property the library kept as broken, or a value out of any calendar's range.
             raise Refusal(_("The event cannot be read: %(error)s") % {"error": error}) from error
@@ -141,7 +142,7 @@ def _row(
 def _values(
     event: icalendar.Component,
     options: ReadOptions,
-    calendars: list[icalendar.Component],
+    definitions: "Definitions",
     cancelled: bool,
 ) -> tuple[dict[str, Any], list[str]]:
     values: dict[str, Any] = {}
@@ -160,7 +161,7 @@ def _values(
         values["status"] = STATUSES[status]
     elif status:
         notes.append(_("Status “%(status)s” not understood; left as it is.") % {"status": status})
-    values.update(_dates(event, options, calendars, notes))
+    values.update(_dates(event, options, definitions, notes))
     for location in _all(event.get("LOCATION")):
         if str(location).strip():
             notes.append(_("Location not imported: %(location)s") % {"location": location})
@@ -194,15 +195,15 @@ def _language(text: Any, name: str, options: ReadOptions, notes: list[str]) -> s
 def _dates(
     event: icalendar.Component,
     options: ReadOptions,
-    calendars: list[icalendar.Component],
+    definitions: "Definitions",
     notes: list[str],
 ) -> dict[str, Any]:
     if "DTSTART" not in event:
         raise Refusal(_("The event has no start (DTSTART)."))
-    start = _moment(event["DTSTART"], options, calendars)
+    start = _moment(event["DTSTART"], options, definitions)
     end: Moment | None = None
     if "DTEND" in event:
-        end = _moment(event["DTEND"], options, calendars)
+        end = _moment(event["DTEND"], options, definitions)
     elif "DURATION" in event:
         end = _after(start, event["DURATION"])
     notes.extend(start.notes)
@@ -265,7 +266,7 @@ def _check_range(day: dt.date) -> None:
         )
 
 
-def _moment(prop: Any, options: ReadOptions, calendars: list[icalendar.Component]) -> Moment:
+def _moment(prop: Any, options: ReadOptions, definitions: "Definitions") -> Moment:
     """Return a DTSTART or DTEND as a date, or as an aware time in the zone it is kept in."""
     if isinstance(prop, list):
         raise Refusal(_("The event gives more than one start or end."), _raw(prop))
@@ -281,7 +282,7 @@ def _moment(prop: Any, options: ReadOptions, calendars: list[icalendar.Component
     wall = value.replace(tzinfo=None)
     tzid = str(prop.params.get("TZID", ""))
     if tzid:
-        return _zoned(wall, tzid, options, calendars, _raw(prop))
+        return _zoned(wall, tzid, options, definitions, _raw(prop))
     if value.tzinfo is not None:
         # Only UTC ("Z") times are aware without a TZID.
         moment = value.astimezone(timing.zone(options.timezone))
@@ -295,21 +296,14 @@ def _zoned(
     wall: dt.datetime,
     tzid: str,
     options: ReadOptions,
-    calendars: list[icalendar.Component],
+    definitions: "Definitions",
     raw: str,
 ) -> Moment:
     name, note = iana_name(tzid)
     if name:
         return Moment(_local(wall, name, raw), name, [note] if note else [])
-    definition = _definition(tzid, calendars)
-    if definition is None:
-        raise Refusal(
-            _("The time zone “%(zone)s” is not known and the file does not define it.")
-            % {"zone": tzid},
-            raw,
-        )
     try:
-        instant = wall.replace(tzinfo=tzp.create_timezone(definition)).astimezone(dt.UTC)
+        instant = wall.replace(tzinfo=definitions.zone(tzid, raw)).astimezone(dt.UTC)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
         raise Refusal(
             _("The file's definition of the time zone “%(zone)s” cannot be read.") % {"zone": tzid},
@@ -351,12 +345,30 @@ def _suffixes(path: str) -> Iterator[str]:
         yield "/".join(parts[start:])
 
 
-def _definition(tzid: str, calendars: list[icalendar.Component]) -> icalendar.Component | None:
-    for calendar in calendars:
-        for timezone in calendar.walk("VTIMEZONE"):
-            if str(timezone.get("TZID", "")) == tzid:
-                return timezone
-    return None
+class Definitions:
+    """The time zones a file defines (VTIMEZONE), each turned into a tzinfo once per file."""
+
+    def __init__(self, calendars: list[icalendar.Component]) -> None:
+        self._components: dict[str, icalendar.Component] = {}
+        for calendar in calendars:
+            for timezone in calendar.walk("VTIMEZONE"):
+                self._components.setdefault(str(timezone.get("TZID", "")), timezone)
+        self._zones: dict[str, dt.tzinfo] = {}
+
+    def zone(self, tzid: str, raw: str) -> dt.tzinfo:
+        """Return the zone the file defines as *tzid*, or raise Refusal if it defines none."""
+        if tzid not in self._zones:
+            component = self._components.get(tzid)
+            if component is None:
+                raise Refusal(
+                    _("The time zone “%(zone)s” is not known and the file does not define it.")
+                    % {"zone": tzid},
+                    raw,
+                )
+            # Made from this file's definition, not looked up: the library caches custom
+            # zones by TZID for the whole process, so another file's could be found instead.
+            self._zones[tzid] = tzp.create_timezone(component)
+        return self._zones[tzid]
 
 
 def _local(wall: dt.datetime, zone_name: str, raw: str) -> dt.datetime:
