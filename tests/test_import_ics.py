@@ -408,10 +408,13 @@ def test_seconds_are_kept():
     assert values["end_date"] is None and values["end_time"] is None
 
 
-def test_mozilla_style_zone_is_resolved():
-    data = calendar(
-        vevent("m", "DTSTART;TZID=/mozilla.org/20050126_1/Europe/Berlin:20250701T100000")
-    )
+@pytest.mark.parametrize(
+    "tzid",
+    ["/mozilla.org/20050126_1/Europe/Berlin", '"W. Europe Standard Time"', '"Europe/Berlin"'],
+    ids=["mozilla", "quoted-windows", "quoted-iana"],
+)
+def test_prefixed_and_quoted_zones_are_resolved(tzid):
+    data = calendar(vevent("m", f"DTSTART;TZID={tzid}:20250701T100000"))
     row = by_uid(read_ics(data, ALMATY))["m"]
     assert row.values["timezone"] == "Europe/Berlin"
     assert start_instant(row.values) == at("Europe/Berlin", 2025, 7, 1, 10, 0)
