@@ -656,3 +656,26 @@ def _shown(event: Any, field: str, language: str) -> tuple[str, str] | None:
         if text:
             return code, text
     return None
+
+
+def test_a_windows_zone_the_file_defines_otherwise_is_read_by_the_files_definition():
+    """CLDR maps the name to one IANA zone; the sender's calendar meant its own definition."""
+    astana_plus_five = (
+        "BEGIN:VTIMEZONE\nTZID:Central Asia Standard Time\nBEGIN:STANDARD\n"
+        "DTSTART:16010101T000000\nTZOFFSETFROM:+0500\nTZOFFSETTO:+0500\nEND:STANDARD\n"
+        "END:VTIMEZONE\n"
+    )
+    data = calendar(
+        vevent(
+            "astana-plus-five",
+            "SUMMARY:Talks",
+            "DTSTART;TZID=Central Asia Standard Time:20260312T100000",
+            "DTEND;TZID=Central Asia Standard Time:20260312T113000",
+        ),
+        head=astana_plus_five,
+    )
+    row = by_uid(read_ics(data, ALMATY))["astana-plus-five"]
+    assert start_instant(row.values) == dt.datetime(2026, 3, 12, 5, 0, tzinfo=UTC)
+    assert end_instant(row.values) == dt.datetime(2026, 3, 12, 6, 30, tzinfo=UTC)
+    assert row.values["timezone"] == "Asia/Almaty"
+    assert any("defined only in the file" in note or "definition" in note for note in row.notes)

@@ -300,8 +300,19 @@ def _zoned(
     raw: str,
 ) -> Moment:
     name, note = iana_name(tzid)
-    if name:
+    if name and not (note and definitions.defines(tzid)):
         return Moment(_local(wall, name, raw), name, [note] if note else [])
+    if name:
+        # A Windows or vendor name stands for an IANA zone by CLDR's mapping; the file's own
+        # definition says what the sender's calendar meant, and wins where the two disagree
+        # (Windows moved Astana from "Central Asia Standard Time" when Kazakhstan went to +05).
+        local = _local(wall, name, raw)
+        try:
+            defined = wall.replace(tzinfo=definitions.zone(tzid, raw)).utcoffset()
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            defined = local.utcoffset()
+        if defined == local.utcoffset():
+            return Moment(local, name, [note])
     try:
         instant = wall.replace(tzinfo=definitions.zone(tzid, raw)).astimezone(dt.UTC)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
@@ -354,6 +365,10 @@ class Definitions:
             for timezone in calendar.walk("VTIMEZONE"):
                 self._components.setdefault(str(timezone.get("TZID", "")), timezone)
         self._zones: dict[str, dt.tzinfo] = {}
+
+    def defines(self, tzid: str) -> bool:
+        """Tell whether the file has a VTIMEZONE for *tzid*."""
+        return tzid in self._components
 
     def zone(self, tzid: str, raw: str) -> dt.tzinfo:
         """Return the zone the file defines as *tzid*, or raise Refusal if it defines none."""
