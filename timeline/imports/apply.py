@@ -46,8 +46,13 @@ def apply_import(batch: ImportBatch, user: "User", digest: str) -> Plan:
             raise PlanChanged(
                 _("The record changed since the dry run; check the changes again before importing.")
             )
-        with reversion.create_revision():
-            write_plan(plan)
+        # Managed by hand: each event goes into the revision once, with its links, read for
+        # all the events at once, rather than serialised on each save with a query per link.
+        with reversion.create_revision(manage_manually=True):
+            saved = write_plan(plan)
+            versioned = Event.objects.filter(pk__in=[event.pk for event in saved])
+            for event in versioned.prefetch_related("topics", "participants", "sources"):
+                reversion.add_to_revision(event)
             reversion.set_user(user if user.is_authenticated else None)
             reversion.set_comment(revision_comment(batch, user))
         batch.applied_at = timezone.now()
@@ -56,7 +61,7 @@ def apply_import(batch: ImportBatch, user: "User", digest: str) -> Plan:
     return plan
 
 
-def write_plan(plan: Plan) -> None:
+def write_plan(plan: Plan) -> list[Event]:
     """Save the new and changed events, wholes before the parts the file gives them."""
     writing = [row for row in plan.rows if row.change in (Change.NEW, Change.CHANGED)]
     unnamed = [row.event for row in writing if row.event is not None and not row.event.slug]
@@ -80,12 +85,15 @@ def write_plan(plan: Plan) -> None:
             event = _save(row, saved)
             saved[row.key] = event
             saved[event.slug] = event
-        waiting = [row for row in waiting if row not in ready]
+        done = {id(row) for row in ready}
+        waiting = [row for row in waiting if id(row) not in done]
+    return list({event.pk: event for event in saved.values()}.values())
 
 
 def _save(row: PlannedRow, saved: dict[str, Event]) -> Event:
     event = row.event
-    assert event is not None  # noqa: S101 - only planned writes come here
+    if event is None:
+        raise ValueError("a refused or unchanged row has nothing to write")
     if row.whole_in_file:
         event.part_of = saved[row.whole_in_file]
         try:
@@ -96,7 +104,9 @@ def _save(row: PlannedRow, saved: dict[str, Event]) -> Event:
                 % {"line": row.line, "reason": "; ".join(error.messages)},
                 line=row.line,
             ) from error
+    new = event.pk is None
     event.save()
     for name, labels in row.links.items():
-        getattr(event, name).set(labels)
+        if labels or not new:  # a new event has no links to clear
+            getattr(event, name).set(labels)
     return event

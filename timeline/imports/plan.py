@@ -268,8 +268,9 @@ def _plan_row(row: Incoming, key: str, matcher: _Matcher, format: str, user: "Us
     try:
         # Slugs are checked against each other at once (_refuse_taken_slugs), and a new
         # event without one gets it on saving.
+        # References were found above: validating them again would cost a query each.
         event.full_clean(
-            exclude=["slug"] if not event.slug else None,
+            exclude=["place", "track", "part_of", *([] if event.slug else ["slug"])],
             validate_unique=False,
             validate_constraints=False,
         )
