@@ -5,7 +5,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 from . import exports, languages
 from .import_forms import UploadForm, megabytes
 from .imports import csv_format, reading, rows
-from .imports.apply import PlanChanged, apply_import
+from .imports.apply import AlreadyApplied, PlanChanged, apply_import
 from .imports.plan import Change, Plan, dry_run
 from .models import Event, ImportBatch
 
@@ -147,18 +146,16 @@ class EventImportAdmin(admin.ModelAdmin[Event]):
         digest = request.POST.get("digest", "")
         dry_run_url = reverse("admin:timeline_event_dry_run", args=[batch.pk])
         try:
-            with transaction.atomic():
-                # One confirmation at a time: a second click waits, then finds it applied.
-                batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-                if batch.applied_at is not None:
-                    self.message_user(
-                        request,
-                        _("%(file)s was already imported; nothing more was written.")
-                        % {"file": batch.filename},
-                        messages.WARNING,
-                    )
-                    return HttpResponseRedirect(dry_run_url)
-                plan = apply_import(batch, request.user, digest)
+            plan = apply_import(batch, request.user, digest)
+        except AlreadyApplied:
+            # A second click, or a second tab: the first confirmation wrote it all.
+            self.message_user(
+                request,
+                _("Nothing more was written: %(file)s was imported already.")
+                % {"file": batch.filename},
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(dry_run_url)
         except rows.FileRefused as refused:
             return self._refused(request, batch, refused)
         except PlanChanged:
