@@ -88,9 +88,7 @@ def uploaded(client, content=FOUR_KINDS, name="events.csv") -> ImportBatch:
     return batch
 
 
-def test_without_add_and_change_permission_every_import_page_is_forbidden(
-    client, viewer, editor
-):
+def test_without_add_and_change_permission_every_import_page_is_forbidden(client, viewer, editor):
     client.force_login(editor)
     batch = uploaded(client, HEADER + "new-forum,meeting,day,2026-03-02,Forum\n")
     client.force_login(viewer)
@@ -180,7 +178,9 @@ def test_the_dry_run_shows_every_row_with_its_values_and_writes_nothing(client, 
 def test_confirming_writes_the_dry_run_and_says_what_it_did(client, editor, record):
     client.force_login(editor)
     batch = uploaded(client)
-    response = client.post(confirm_url(batch), {"digest": digest_on(client.get(dry_run_url(batch)))})
+    response = client.post(
+        confirm_url(batch), {"digest": digest_on(client.get(dry_run_url(batch)))}
+    )
     assert response.status_code == 302 and response["Location"] == CHANGELIST
     record["talks"].refresh_from_db()
     assert record["talks"].title == "Talks in Astana"
