@@ -16,7 +16,7 @@ FAULTS_ARGS ?=
 # One line per message's file (no line numbers, which churn on every edit); no obsolete entries.
 MAKEMESSAGES_ARGS := --locale kk --locale ru --add-location file --no-obsolete
 
-.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens lint format install services clean \
+.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens bench-import lint format install services clean \
 	messages catalogues
 
 $(BIN)/python:
@@ -100,6 +100,12 @@ bench-tokens: install
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/tokens.py
+
+## bench-import: a 5,000-event .ics and a 5,000-row CSV: dry run and apply against the bare parse (needs PostgreSQL)
+bench-import: install messages
+	bash bin/ensure-services
+	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(BIN)/python bench/imports.py
 
 ## messages: compile the catalogues (timeline/locale/*/LC_MESSAGES/django.po) into the .mo files
 ## Django reads. The .mo files are build output, not in git; compilemessages remakes a stale one only.

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Event, ImportBatch
+from ..models.record import unique_slugs
 from .plan import Change, Plan, PlannedRow, dry_run
 from .rows import FileRefused
 
@@ -47,7 +48,7 @@ def apply_import(batch: ImportBatch, user: "User", digest: str) -> Plan:
             )
         with reversion.create_revision():
             write_plan(plan)
-            reversion.set_user(user if user.is_authenticated else None)  # type: ignore[arg-type]
+            reversion.set_user(user if user.is_authenticated else None)
             reversion.set_comment(revision_comment(batch, user))
         batch.applied_at = timezone.now()
         batch.applied_digest = digest
@@ -58,6 +59,9 @@ def apply_import(batch: ImportBatch, user: "User", digest: str) -> Plan:
 def write_plan(plan: Plan) -> None:
     """Save the new and changed events, wholes before the parts the file gives them."""
     writing = [row for row in plan.rows if row.change in (Change.NEW, Change.CHANGED)]
+    unnamed = [row.event for row in writing if row.event is not None and not row.event.slug]
+    for event, slug in zip(unnamed, unique_slugs([event.slug_title() for event in unnamed])):
+        event.slug = slug
     saved: dict[str, Event] = {}
     waiting = list(writing)
     while waiting:

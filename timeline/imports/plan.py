@@ -160,6 +160,8 @@ class _Matcher:
         slugs = {str(row.values["slug"]) for row in rows if row.values.get("slug")}
         wholes = {str(row.values["part_of"]) for row in rows if row.values.get("part_of")}
         whole_uuids = {canonical for key in wholes if (canonical := canonical_uid(key))}
+        # Links are read only when the file gives them: they are compared only then.
+        given = [name for name in MANY if any(name in row.values for row in rows)]
         events = (
             Event.objects.filter(
                 Q(ical_uid__in=uids | wholes)
@@ -167,7 +169,7 @@ class _Matcher:
                 | Q(slug__in=slugs | wholes)
             )
             .select_related("place", "track", "part_of")
-            .prefetch_related("topics", "participants")
+            .prefetch_related(*given)
         )
         self.by_uid: dict[str, Event] = {}
         self.by_slug: dict[str, Event] = {}
@@ -267,7 +269,11 @@ def _plan_row(row: Incoming, key: str, matcher: _Matcher, format: str, user: "Us
     try:
         # Slugs are checked against each other at once (_refuse_taken_slugs), and a new
         # event without one gets it on saving.
-        event.full_clean(exclude=["slug"] if not event.slug else None, validate_unique=False)
+        event.full_clean(
+            exclude=["slug"] if not event.slug else None,
+            validate_unique=False,
+            validate_constraints=False,
+        )
     except ValidationError as error:
         return _invalid(row, key, error)
     title = next(
@@ -331,13 +337,18 @@ def _invalid(row: Incoming, key: str, error: ValidationError) -> PlannedRow:
 
 def _label(name: str) -> str:
     """Return the editor's name of a field, with its language for a translated one."""
-    for text, code in ((t, c) for t in TEXT_FIELDS for c in languages.CODES):
-        if name == f"{text}_{code}":
-            return f"{Event._meta.get_field(text).verbose_name} [{code}]"
+    base, _sep, code = name.rpartition("_")
+    if base in TEXT_FIELDS and code in languages.CODES:
+        return f"{_verbose_name(base)} [{code}]"
+    return _verbose_name(name)
+
+
+def _verbose_name(name: str) -> str:
     try:
-        return str(Event._meta.get_field(name).verbose_name)
+        found = Event._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    return str(getattr(found, "verbose_name", name))
 
 
 def _shown(value: Any) -> str:

@@ -1,8 +1,9 @@
 """The record: events with their places, actors, topics, tracks and sources."""
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import urlsplit
@@ -448,9 +449,7 @@ class Event(Translated, Publishable):
         """Save with the UTC span; bump the sequence on a change of time, place or status."""
         self._normalise()
         if not self.slug:
-            # Slugs are ASCII: from the English title, else the next that slugifies to something.
-            english_first = (self.text_in("title", code) for code in reversed(languages.CODES))
-            self.slug = unique_slug(next((title for title in english_first if title), ""))
+            self.slug = unique_slug(self.slug_title())
         span = self._span(self.effective_timezone)
         self.start_utc, self.end_utc = span.start, span.end
         self.zone = self.effective_timezone
@@ -470,6 +469,12 @@ class Event(Translated, Publishable):
 
     def get_absolute_url(self) -> str:
         return reverse("timeline:event-detail", kwargs={"slug": self.slug})
+
+    def slug_title(self) -> str:
+        """Return the title a new slug is made from: the English one, else the first written."""
+        # Slugs are ASCII: English first, then the next language's title.
+        english_first = (self.text_in("title", code) for code in reversed(languages.CODES))
+        return next((title for title in english_first if title), "")
 
     @property
     def calendar_uid(self) -> str:
@@ -782,13 +787,32 @@ def differs_from_stored(
 
 def unique_slug(title: str, exclude_pk: int | None = None) -> str:
     """Return a slug for *title* that no other event uses."""
-    base = slugify(title)[:180] or "event"
-    candidate, number = base, 1
-    # pk=None excludes nothing, which is what no *exclude_pk* means.
-    while Event.objects.filter(slug=candidate).exclude(pk=exclude_pk).exists():  # type: ignore[misc]
-        number += 1
-        candidate = f"{base}-{number}"
-    return candidate
+    return unique_slugs([title], exclude_pk)[0]
+
+
+def unique_slugs(titles: Sequence[str], exclude_pk: int | None = None) -> list[str]:
+    """Return a slug for each title that no other event and no earlier title uses.
+
+    A title that slugifies to nothing (Cyrillic, say) gives "event"; a slug taken gets the
+    first free "-2", "-3"… One query per distinct base, however many titles share it.
+    """
+    bases = [slugify(title)[:180] or "event" for title in titles]
+    taken: dict[str, set[str]] = {}
+    for base in dict.fromkeys(bases):
+        same = Event.objects.filter(slug__regex=rf"^{re.escape(base)}(-[0-9]+)?$")
+        # pk=None excludes nothing, which is what no *exclude_pk* means.
+        same = same.exclude(pk=exclude_pk)  # type: ignore[misc]
+        taken[base] = set(same.values_list("slug", flat=True))
+    slugs = []
+    for base in bases:
+        used = taken[base]
+        candidate, number = base, 1
+        while candidate in used:
+            number += 1
+            candidate = f"{base}-{number}"
+        used.add(candidate)
+        slugs.append(candidate)
+    return slugs
 
 
 @receiver(pre_save, sender=Event)
