@@ -160,7 +160,8 @@ def run(name: str, data: bytes, baseline, user: User) -> float:
     print(f"  {'apply (one revision)':<22} {apply_s:>7.2f} s   {apply_s / parse_s:.2f}x")
     print(f"  {'dry run again':<22} {again_s:>7.2f} s   {again_s / parse_s:.2f}x")
     unchanged = again.count(Change.UNCHANGED)
-    print(f"  second import changes nothing: {'yes' if not again.writes else 'NO'} ({unchanged:,} unchanged)")
+    nothing = "yes" if not again.writes else "NO"
+    print(f"  second import changes nothing: {nothing} ({unchanged:,} unchanged)")
     return ratio
 
 

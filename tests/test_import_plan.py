@@ -1,4 +1,4 @@
-"""The dry run and its confirmation, from what a reader gives: matching, diffs, refusals, writing."""
+"""The dry run and its confirmation from what a reader gives: matching, diffs, refusals, writes."""
 
 import datetime as dt
 
@@ -236,3 +236,36 @@ class TestConfirm:
         with pytest.raises(PlanChanged):
             apply_import(batch, chief, plan.digest)
         assert Event.objects.get(slug="talks").title_en == "Talks"
+
+
+@pytest.mark.slow
+def test_a_confirmed_import_reaches_the_feeds_like_any_edit(
+    client, superuser, celery_worker_process
+):
+    """The import saves through the model: the worker re-publishes the feeds it touches."""
+    from timeline import tasks
+    from timeline.models import Heartbeat
+
+    from .processes import wait_for
+
+    EventFactory(slug="talks", title="Talks", start_date=dt.date(2025, 11, 11))
+    before = client.get("/feeds/all.ics")["ETag"]
+    tasks.record_heartbeat.delay("ready")
+    wait_for(lambda: Heartbeat.objects.filter(name="ready").exists(), timeout=60)
+
+    batch = ImportBatch.objects.create(
+        user=superuser,
+        filename="programme.csv",
+        format="csv",
+        content="slug;title_en\r\ntalks;Talks in Moscow\r\n".encode("cp1251"),
+        language="en",
+        timezone="Asia/Almaty",
+    )
+    apply_import(batch, superuser, dry_run(batch, superuser).digest)
+
+    def republished():
+        response = client.get("/feeds/all.ics")
+        return response if response["ETag"] != before else None
+
+    response = wait_for(republished, timeout=60, interval=0.05)
+    assert "SUMMARY;LANGUAGE=en:Talks in Moscow" in response.content.decode()

@@ -60,7 +60,9 @@ def write_plan(plan: Plan) -> None:
     """Save the new and changed events, wholes before the parts the file gives them."""
     writing = [row for row in plan.rows if row.change in (Change.NEW, Change.CHANGED)]
     unnamed = [row.event for row in writing if row.event is not None and not row.event.slug]
-    for event, slug in zip(unnamed, unique_slugs([event.slug_title() for event in unnamed])):
+    for event, slug in zip(
+        unnamed, unique_slugs([event.slug_title() for event in unnamed]), strict=True
+    ):
         event.slug = slug
     saved: dict[str, Event] = {}
     waiting = list(writing)

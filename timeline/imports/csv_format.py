@@ -42,7 +42,7 @@ from django_countries import countries as known_countries
 
 from .. import languages, text, timing
 from ..models import Event, Precision
-from .rows import FileRefused, Incoming, ReadOptions, Reading, Refused, Row, max_rows
+from .rows import FileRefused, Incoming, Reading, ReadOptions, Refused, Row, max_rows
 
 if TYPE_CHECKING:
     import _csv
