@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import User
-from timeline.imports.ics_export import events_ics
 
 from timeline.imports.csv_format import write_csv
+from timeline.imports.ics_export import events_ics
 from timeline.imports.plan import Change, plan_import
 from timeline.imports.reading import read_upload
 from timeline.imports.rows import ReadOptions
@@ -114,10 +114,10 @@ def test_an_ics_export_imports_as_no_change(record, chief, language):
 
 def test_an_edit_in_the_file_shows_as_exactly_that_edit(record, chief):
     data = write_csv(record).decode("utf-8-sig")
-    edited = data.replace("Night meeting", "Night meeting, moved").encode()
+    edited = data.replace("Night meeting", "Night meeting (moved)").encode()
     plan = reimport(edited, "events.csv", chief)
     changed = [row for row in plan.rows if row.change == Change.CHANGED]
     assert [(d.field, d.old, d.new) for row in changed for d in row.differences] == [
-        ("title_en", "Night meeting", "Night meeting, moved")
+        ("title_en", "Night meeting", "Night meeting (moved)")
     ]
     assert plan.count(Change.UNCHANGED) == len(plan.rows) - 1

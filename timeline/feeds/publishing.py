@@ -482,18 +482,21 @@ def calendar_event(event: Event, language: str = BARE_LANGUAGE) -> ical.Calendar
         return _calendar_event(event, language)
 
 
+def calendar_times(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | None]:
+    """Return an event's start and end as a calendar gives them (see ical.CalendarEvent)."""
+    if event.precision == timing.DAY:
+        return event.start_date, (event.end_date or event.start_date) + dt.timedelta(days=1)
+    tz = timing.zone(event.effective_timezone)
+    return (
+        event.start_utc.astimezone(tz),
+        event.end_utc.astimezone(tz) if event.end_utc else None,
+    )
+
+
 def _calendar_event(event: Event, language: str) -> ical.CalendarEvent:
     # With *language* active: the page address, the status and kind words, country names.
     zone_name = event.effective_timezone
-    if event.precision == timing.DAY:
-        start: dt.date | dt.datetime = event.start_date
-        end: dt.date | dt.datetime | None = (event.end_date or event.start_date) + dt.timedelta(
-            days=1
-        )
-    else:
-        tz = timing.zone(zone_name)
-        start = event.start_utc.astimezone(tz)
-        end = event.end_utc.astimezone(tz) if event.end_utc else None
+    start, end = calendar_times(event)
     title = shown(event, "title", language)
     summary = title.text
     if event.status == Event.Status.CANCELLED:

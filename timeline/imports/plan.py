@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from .. import languages
 from ..feeds.publishing import ICAL_STATUS
 from ..models import Actor, Event, ImportBatch, Place, Topic, Track, allowed_published
+from .reading import read_upload
 from .rows import LIST_FIELDS, TEXT_FIELDS, Incoming, Reading, ReadOptions, Refused
 
 if TYPE_CHECKING:
@@ -97,8 +98,6 @@ def options_of(batch: ImportBatch) -> ReadOptions:
 
 def dry_run(batch: ImportBatch, user: "User") -> Plan:
     """Read an uploaded file and plan its import, writing nothing."""
-    from .reading import read_upload
-
     reading = read_upload(bytes(batch.content), batch.filename, options_of(batch))
     return plan_import(reading, user)
 

@@ -2,6 +2,8 @@
 
 from django.utils.translation import gettext as _
 
+from .csv_format import read_csv
+from .ics_reader import read_ics
 from .rows import FileRefused, Reading, ReadOptions, max_bytes
 
 ICS_EXTENSIONS = (".ics", ".ical", ".icalendar", ".ifb")
@@ -38,9 +40,5 @@ def read_upload(data: bytes, filename: str, options: ReadOptions) -> Reading:
     if not data.strip():
         raise FileRefused(_("The file is empty."))
     if file_format(data, filename) == "ics":
-        from .ics_reader import read_ics
-
         return read_ics(data, options)
-    from .csv_format import read_csv
-
     return read_csv(data, options)
