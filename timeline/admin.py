@@ -19,6 +19,7 @@ from reversion.admin import VersionAdmin
 from reversion.models import Version
 
 from . import l10n, languages
+from .import_admin import EventImportAdmin
 from .models import (
     Actor,
     Agreement,
@@ -233,7 +234,7 @@ class SourceInline(admin.TabularInline[Source, Event]):
 
 
 @admin.register(Event)
-class EventAdmin(TranslatedAdmin[Event], PublishGuardAdmin[Event]):
+class EventAdmin(EventImportAdmin, TranslatedAdmin[Event], PublishGuardAdmin[Event]):
     list_display = (
         "title",
         "local_start",
@@ -262,7 +263,14 @@ class EventAdmin(TranslatedAdmin[Event], PublishGuardAdmin[Event]):
     autocomplete_fields = ("place", "participants", "topics", "track", "part_of")
     prepopulated_fields = {"slug": ("title_en",)}
     inlines = [SourceInline]
-    actions = ["publish", "unpublish", "mark_cancelled", "duplicate"]
+    actions = [
+        "publish",
+        "unpublish",
+        "mark_cancelled",
+        "duplicate",
+        "export_selected_csv",
+        "export_selected_ics",
+    ]
     readonly_fields = (
         "uid",
         "sequence",
@@ -428,6 +436,19 @@ class MetricAdmin(TranslatedAdmin[Metric], VersionAdmin[Metric]):
         (None, {"fields": (*translated_rows("name", "description"), STATE_ROW)}),
         (None, {"fields": ("slug", "nature", "unit", "countries", "topic")}),
     )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The public CSV answers only for a metric with published figures.
+        metric = self.get_object(request, object_id)
+        published = metric is not None and metric.figures.published().exists()
+        context = {"has_published_figures": published, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
 
 
 @admin.register(Figure)

@@ -9,7 +9,7 @@ serving English; the API and machine endpoints keep one address each.
 from django.urls import URLPattern, URLResolver, path, register_converter
 from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 
-from . import agreement_views, api, figure_views, figures_api, languages, views
+from . import agreement_views, api, export_views, figure_views, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
 from .notifications import views as subscription_views
@@ -45,6 +45,9 @@ def feed_paths(route: str, kind: str, name: str) -> list[URLPattern]:
 
 page_patterns = [
     path("", views.timeline, name="index"),
+    # The timeline's current selection as files (the same filters as the page's query string).
+    path("events.csv", export_views.events_csv, name="events-csv"),
+    path("events.ics", export_views.events_ics, name="events-ics"),
     path("events/<slug:slug>/", views.event_detail, name="event-detail"),
     path("events/<slug:slug>.ics", feed_views.event_ics, name="event-ics"),
     path("agreements/", agreement_views.agreement_list, name="agreements"),

@@ -5,7 +5,7 @@ from itertools import groupby
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -36,6 +36,10 @@ def timeline(request: HttpRequest) -> HttpResponse:
     params = request.GET.copy()
     params.pop("page", None)
     chosen = {name: request.GET.get(name, "") for name in FILTERS}
+    # The downloads carry only what selects events, not the page, order or layout.
+    selection = QueryDict(mutable=True)
+    for name in FILTERS:
+        selection.setlist(name, [value for value in request.GET.getlist(name) if value])
     tracks = Track.objects.in_use().prefetch_related(
         Prefetch(
             "events",
@@ -49,6 +53,7 @@ def timeline(request: HttpRequest) -> HttpResponse:
         "groups": groups,
         "page": page,
         "query": params.urlencode(),
+        "selection": selection.urlencode(),
         "order": "newest" if newest_first else "oldest",
         "chosen": chosen,
         "filtered": any(chosen.values()),
