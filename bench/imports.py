@@ -6,7 +6,8 @@ database, then times:
 
 - baseline (.ics): `icalendar.Calendar.from_ical()` of the file and a walk over its VEVENTs'
   DTSTART, DTEND and SUMMARY: the parse any import has to do;
-- baseline (CSV): Python's `csv.reader` over the decoded file;
+- baseline (CSV): Python's `csv.reader` over the decoded file (printed; the CSV file's times are
+  given against the .ics file's bare icalendar parse, the same number of events);
 - dry run: read the upload, match every row to the record, diff, validate (no writes);
 - apply: the confirmed import, written in one transaction and one revision;
 - dry run again: the same file a second time, which must change nothing.
@@ -135,8 +136,14 @@ def median_time(function, *args, repeats: int = REPEATS) -> tuple[float, object]
     return statistics.median(times), result
 
 
-def run(name: str, data: bytes, baseline, user: User) -> float:
-    """Time one file's baseline, dry run, apply and second dry run; return dry run / baseline."""
+def run(
+    name: str, data: bytes, baseline, user: User, ics_parse_s: float = 0.0
+) -> tuple[float, float]:
+    """Time one file's baseline, dry run, apply and second dry run; return parse time and ratio.
+
+    *ics_parse_s*, for the CSV file, is the bare icalendar parse of the .ics file of as many
+    events, measured before in the same run: each dry run is also given against it.
+    """
     batch = ImportBatch.objects.create(
         user=user,
         filename=f"bench.{name}",
@@ -153,16 +160,19 @@ def run(name: str, data: bytes, baseline, user: User) -> float:
     apply_s = time.perf_counter() - started
     again_s, again = median_time(dry_run, batch, user)
     ratio = dry_s / parse_s
+    against = ics_parse_s or parse_s
     print(f"\n{name}: {len(data) / 2**20:.1f} MB, {parsed:,} events parsed by the baseline")
     print(f"  dry run plan: {counts}")
     print(f"  {'baseline parse':<22} {parse_s:>7.2f} s")
-    print(f"  {'dry run':<22} {dry_s:>7.2f} s   {ratio:.2f}x the bare parse")
-    print(f"  {'apply (one revision)':<22} {apply_s:>7.2f} s   {apply_s / parse_s:.2f}x")
-    print(f"  {'dry run again':<22} {again_s:>7.2f} s   {again_s / parse_s:.2f}x")
+    if ics_parse_s:
+        print(f"  {'(.ics bare parse)':<22} {ics_parse_s:>7.2f} s   the ratios below are to it")
+    print(f"  {'dry run':<22} {dry_s:>7.2f} s   {dry_s / against:.2f}x")
+    print(f"  {'apply (one revision)':<22} {apply_s:>7.2f} s   {apply_s / against:.2f}x")
+    print(f"  {'dry run again':<22} {again_s:>7.2f} s   {again_s / against:.2f}x")
     unchanged = again.count(Change.UNCHANGED)
     nothing = "yes" if not again.writes else "NO"
     print(f"  second import changes nothing: {nothing} ({unchanged:,} unchanged)")
-    return ratio
+    return parse_s, ratio
 
 
 def main() -> None:
@@ -176,8 +186,8 @@ def main() -> None:
             name_en="Bench Astana", slug="bench-astana", country="KZ", timezone="Asia/Almaty"
         )
         print(f"import bench: {ROWS:,} rows per file, median of {REPEATS} runs")
-        ratio = run("ics", ics_file(ROWS), bare_ics_parse, user)
-        run("csv", csv_file(ROWS), bare_csv_parse, user)
+        ics_parse_s, ratio = run("ics", ics_file(ROWS), bare_ics_parse, user)
+        run("csv", csv_file(ROWS), bare_csv_parse, user, ics_parse_s)
         verdict = "meets" if ratio <= GOAL else "ABOVE"
         print(f"\n.ics dry run / bare icalendar parse: {ratio:.2f}x ({verdict} the {GOAL:g}x goal)")
         print(f"events in the database: {Event.objects.count():,}")

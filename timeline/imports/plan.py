@@ -22,8 +22,9 @@ from django.utils.translation import gettext as _
 from .. import languages
 from ..feeds.publishing import ICAL_STATUS
 from ..models import Actor, Event, ImportBatch, Place, Topic, Track, allowed_published
+from .csv_format import COLUMNS
 from .reading import read_upload
-from .rows import LIST_FIELDS, TEXT_FIELDS, Incoming, Reading, ReadOptions, Refused
+from .rows import TEXT_FIELDS, Incoming, Reading, ReadOptions, Refused
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -85,8 +86,7 @@ class Plan:
         return any(row.change in (Change.NEW, Change.CHANGED) for row in self.rows)
 
 
-# The fields compared and written, in the order the dry run lists them.
-TEXT_COLUMNS = tuple(f"{name}_{code}" for name in TEXT_FIELDS for code in languages.CODES)
+# The fields that name other records: by slug, found with one query per kind.
 REFERENCES: Mapping[str, type[Place] | type[Track]] = {"place": Place, "track": Track}
 MANY: Mapping[str, type[Topic] | type[Actor]] = {"topics": Topic, "participants": Actor}
 
@@ -407,29 +407,9 @@ def _differences(
 
 
 def _ordered(values: Iterable[str]) -> list[str]:
-    order = {name: index for index, name in enumerate(ORDER)}
+    """Return field names in the order of the CSV format's columns."""
+    order = {name: index for index, name in enumerate(COLUMNS)}
     return sorted(values, key=lambda name: order.get(name, len(order)))
-
-
-ORDER = (
-    "slug",
-    *TEXT_COLUMNS,
-    "kind",
-    "status",
-    "precision",
-    "start_date",
-    "start_time",
-    "end_date",
-    "end_time",
-    "timezone",
-    "place",
-    "track",
-    "part_of",
-    *LIST_FIELDS,
-    "baseline_date",
-    "baseline_precision",
-    "published",
-)
 
 
 def _refuse_taken_slugs(planned: list[PlannedRow], matcher: _Matcher) -> None:
