@@ -28,7 +28,12 @@ def test_editor_can_add_and_change_but_not_publish(client, editor):
     event.refresh_from_db()
     assert event.title == "Retitled" and not event.published
 
-    assert offered_actions(client) == {"mark_cancelled", "duplicate"}
+    assert offered_actions(client) == {
+        "mark_cancelled",
+        "duplicate",
+        "export_selected_csv",
+        "export_selected_ics",
+    }
     client.post(CHANGELIST, {"action": "publish", "_selected_action": [event.pk]})
     event.refresh_from_db()
     assert not event.published
