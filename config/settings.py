@@ -85,6 +85,14 @@ MIDDLEWARE = [
     "timeline.security.client_ip.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Headers of every answer, calendar feeds' too: before the feeds' fast path.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "timeline.security.headers.PermissionsPolicyMiddleware",
+    "timeline.security.headers.SecretLinkReferrerPolicyMiddleware",
+    # Calendar feeds are answered here, past what only pages need (sessions, the reader's
+    # language, CSRF, auth, messages, lockouts): calendar apps poll them by the thousand.
+    "timeline.feeds.fast_path.FeedFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before common (so the redirect to a language prefix comes first).
     "timeline.reader_language.ReaderLanguageMiddleware",
@@ -94,10 +102,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "timeline.security.headers.PermissionsPolicyMiddleware",
-    "timeline.security.headers.SecretLinkReferrerPolicyMiddleware",
     # Last, as django-axes asks: it answers locked-out logins.
     "axes.middleware.AxesMiddleware",
 ]
@@ -258,11 +262,45 @@ USE_TZ = True
 # --- Static files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
-# Published calendar feeds live in the default storage (shared by web and worker).
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# Where published calendar feeds are kept, read by every web host and written by the worker:
+#   database   (default) rows in PostgreSQL, which every host already shares; a feed's bytes
+#              commit with its validators, and pg_dump backs them up with the record.
+#   s3         an S3-compatible bucket through django-storages (FEED_S3_BUCKET,
+#              FEED_S3_ENDPOINT_URL; credentials as boto3 reads them: AWS_ACCESS_KEY_ID, ...).
+#   filesystem MEDIA_ROOT: one host only (or a disk every host mounts).
+FEED_STORAGE = env("FEED_STORAGE", default="database")
+_FEED_STORAGES: dict[str, dict[str, object]] = {
+    "database": {"BACKEND": "timeline.feeds.db_storage.DatabaseStorage"},
+    "filesystem": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    },
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("FEED_S3_BUCKET", default=""),
+            "endpoint_url": env("FEED_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("FEED_S3_REGION", default="") or None,
+            "location": env("FEED_S3_PREFIX", default="timeline"),
+            # Never public: web hosts read the bytes and serve them after their own checks.
+            "default_acl": "private",
+            "querystring_auth": True,
+            # Names are digests of their content: the same name is the same bytes.
+            "file_overwrite": True,
+        },
+    },
+}
+if FEED_STORAGE not in _FEED_STORAGES:
+    raise ImproperlyConfigured(
+        f"FEED_STORAGE is {FEED_STORAGE!r}: choose database (the default), s3 or filesystem."
+    )
+if FEED_STORAGE == "s3" and not env("FEED_S3_BUCKET", default=""):
+    raise ImproperlyConfigured("FEED_STORAGE is s3: set FEED_S3_BUCKET to the bucket's name.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "feeds": _FEED_STORAGES[FEED_STORAGE],
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -306,7 +344,22 @@ CACHES = {
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The feeds' publish stamp (timeline/feeds/stamp.py), read by every web process on every
+    # feed request and renewed by the worker: Redis, or without it a folder this host shares.
+    "feeds": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "timeline",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(RUN_DIR / "feeds-cache"),
+        }
+    ),
 }
 
 # --- Logging ---------------------------------------------------------------------------------
@@ -344,6 +397,8 @@ LOGGING = {
 FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
 # How often calendar clients should refresh (REFRESH-INTERVAL, X-PUBLISHED-TTL, Cache-Control).
 FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
+# Each web process keeps up to this many bytes of published feeds in memory (by content digest).
+FEED_PROCESS_CACHE_BYTES = env.int("FEED_PROCESS_CACHE_BYTES", default=64 * 1024 * 1024)
 # How often beat looks for edits whose publish task was lost (a broker outage, a killed worker).
 FEED_CATCH_UP_SECONDS = env.float("FEED_CATCH_UP_SECONDS", default=15.0)
 

@@ -67,6 +67,14 @@ def fresh_rate_limits(settings):
     settings.RATE_LIMIT_KEY_PREFIX = f"ratelimit-test-{uuid.uuid4().hex}"
 
 
+@pytest.fixture(autouse=True)
+def forget_served_feeds():
+    """Start each test with no feed in this process's memory: the database was reset under it."""
+    from timeline.feeds import served
+
+    served.forget()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def media_root(tmp_path_factory):
     """Keep published feeds of this run apart (worker processes get the same folder)."""

@@ -6,7 +6,7 @@ import gzip
 import icalendar
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -309,7 +309,7 @@ def test_feeds_published_before_languages_are_cleared_away(client):
     EventFactory()
     now = timezone.now()
     names = [
-        default_storage.save(f"feeds/all/old{suffix}", ContentFile(b"old"))
+        storages["feeds"].save(f"feeds/all/old{suffix}", ContentFile(b"old"))
         for suffix in (".ics", ".ics.gz", ".manifest")
     ]
     Feed.objects.create(
@@ -324,5 +324,5 @@ def test_feeds_published_before_languages_are_cleared_away(client):
     assert b"BEGIN:VEVENT" in fetch(client, "/feeds/all.ics").content
     feeds.publish_everything()
     assert not Feed.objects.filter(key="all").exists()
-    assert not any(default_storage.exists(name) for name in names)
+    assert not any(storages["feeds"].exists(name) for name in names)
     assert {"kk/all", "ru/all", "en/all"} <= set(Feed.objects.values_list("key", flat=True))

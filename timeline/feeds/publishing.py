@@ -43,7 +43,7 @@ from ..models import (
 )
 from ..models.subscribers import lead_time_label
 from ..models.translations import shown
-from . import ical
+from . import ical, stamp
 from . import store as feed_store
 
 # Bump when the rendering of a VEVENT changes, so every cached fragment is redrawn.
@@ -605,6 +605,8 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
         Feed.objects.filter(key=key).delete()
         for old in gone:
             feed_store.delete(list(old.stored_names))
+        if gone:
+            transaction.on_commit(stamp.renew)
         return None
     language = feed_spec.language
     # Explicitly: the request or task publishing it may have any language active.
@@ -636,6 +638,8 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
             if feed.etag != assembled.etag:
                 feed.etag = assembled.etag
                 feed.last_modified = moment
+            # Web processes drop the validators they hold once these are in (feeds.served).
+            transaction.on_commit(stamp.renew)
             feed.size = len(assembled.body)
         feed.event_count = len(revisions)
         feed.published_at = moment

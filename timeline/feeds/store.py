@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 
 from .ical import END_CALENDAR
 
@@ -148,15 +148,15 @@ def save(key: str, assembled: Assembled) -> tuple[str, str, str]:
         (".manifest", assembled.manifest),
     ):
         name = f"{folder}/{digest}{suffix}"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(data))
+        if not storages["feeds"].exists(name):
+            name = storages["feeds"].save(name, ContentFile(data))
         names.append(name)
     return names[0], names[1], names[2]
 
 
 def read(name: str) -> bytes:
     """Return the bytes stored under *name*."""
-    with default_storage.open(name, "rb") as stored:
+    with storages["feeds"].open(name, "rb") as stored:
         return cast(bytes, stored.read())
 
 
@@ -164,4 +164,4 @@ def delete(names: list[str]) -> None:
     """Remove stored files that no feed points to any more."""
     for name in names:
         if name:
-            default_storage.delete(name)
+            storages["feeds"].delete(name)

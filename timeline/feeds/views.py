@@ -1,6 +1,7 @@
 """Serve calendar feeds: stored bytes with ETag, Last-Modified, 304, HEAD and gzip."""
 
 import datetime as dt
+import functools
 import gzip
 from collections.abc import Callable
 from typing import cast
@@ -15,9 +16,9 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 
 from .. import languages
-from ..models import Event, Feed, PrivateFeed, feed_key, hash_token, sources_official_first
+from ..models import Event, PrivateFeed, feed_key, hash_token, sources_official_first
 from ..reader_language import same_in_every_language
-from . import calendar_links
+from . import calendar_links, served
 from . import publishing as feeds
 from . import store as feed_store
 
@@ -89,26 +90,29 @@ def not_found() -> HttpResponse:
 def _serve_feed(
     request: HttpRequest, key: str, filename: str, cache_control: str | None = None
 ) -> HttpResponse:
-    try:
-        feed = feeds.published(key)
-    except feeds.FeedNotFound:
-        return not_found()
-
-    def load(gzipped: bool) -> bytes:
+    # Validators from this process's memory; afresh if their bytes are gone (a newer publish
+    # replaced them in between); published anew if even those are missing (stored where
+    # FEED_STORAGE pointed before).
+    for attempt in ("remembered", "fresh", "republished"):
         try:
-            return feed.read(gzipped)
+            feed = served.validators(key, fresh=attempt != "remembered")
+        except feeds.FeedNotFound:
+            return not_found()
+        try:
+            return calendar_response(
+                request,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+                filename=filename,
+                load=functools.partial(served.read, feed),
+                cache_control=cache_control,
+            )
         except FileNotFoundError:
-            # A publisher replaced the files between our two reads: take the new version.
-            return Feed.objects.get(pk=feed.pk).read(gzipped)
-
-    return calendar_response(
-        request,
-        etag=feed.etag,
-        last_modified=feed.last_modified,
-        filename=filename,
-        load=load,
-        cache_control=cache_control,
-    )
+            if attempt == "republished":
+                raise
+            if attempt == "fresh":
+                served.republish(key)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @same_in_every_language

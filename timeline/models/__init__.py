@@ -9,6 +9,7 @@ from .publishing import (
     Feed,
     FeedMembership,
     PrivateFeed,
+    StoredFile,
     feed_key,
     split_feed_key,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "PrivateFeed",
     "Source",
     "SourceKind",
+    "StoredFile",
     "Subscriber",
     "SubscriberLink",
     "Subscription",

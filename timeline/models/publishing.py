@@ -3,7 +3,7 @@
 import secrets
 from typing import cast
 
-from django.core.files.storage import default_storage
+from django.core.files.storage import storages
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -73,8 +73,24 @@ class Feed(models.Model):
 
     def read(self, gzipped: bool = False) -> bytes:
         """Return the published bytes (gzip-compressed if asked)."""
-        with default_storage.open(self.gzip_name if gzipped else self.body_name, "rb") as stored:
+        with storages["feeds"].open(self.gzip_name if gzipped else self.body_name, "rb") as stored:
             return cast(bytes, stored.read())
+
+
+class StoredFile(models.Model):
+    """A file kept in the database (the feeds' storage by default: timeline.feeds.db_storage)."""
+
+    name = models.CharField(_("name"), max_length=300, unique=True)
+    content = models.BinaryField(_("content"))
+    size = models.PositiveBigIntegerField(_("size"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stored file")
+        verbose_name_plural = _("stored files")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class FeedMembership(models.Model):
