@@ -87,12 +87,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Headers of every answer, calendar feeds' too: before the feeds' fast path.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
     "timeline.security.headers.PermissionsPolicyMiddleware",
     "timeline.security.headers.SecretLinkReferrerPolicyMiddleware",
     # Calendar feeds are answered here, past what only pages need (sessions, the reader's
     # language, CSRF, auth, messages, lockouts): calendar apps poll them by the thousand.
     "timeline.feeds.fast_path.FeedFastPathMiddleware",
+    # Pages only: a calendar file is no document a browser renders (and nosniff keeps it so).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before common (so the redirect to a language prefix comes first).
     "timeline.reader_language.ReaderLanguageMiddleware",
@@ -345,21 +346,12 @@ CACHES = {
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     ),
-    # The feeds' publish stamp (timeline/feeds/stamp.py), read by every web process on every
-    # feed request and renewed by the worker: Redis, or without it a folder this host shares.
-    "feeds": (
-        {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "timeline",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-        if REDIS_URL
-        else {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(RUN_DIR / "feeds-cache"),
-        }
-    ),
+    # Without Redis, where the feeds' publish stamp lives (timeline/feeds/stamp.py): a folder
+    # the processes of this one host share. With Redis the stamp is kept there instead.
+    "feeds": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(RUN_DIR / "feeds-cache"),
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------

@@ -5,38 +5,83 @@ was read under (timeline.feeds.served). A publish that changes any feed writes a
 once it commits, so every process, on every host, drops what it had on its next request.
 The stamp is random rather than a counter: a cache server that restarts empty (Redis keeps
 nothing on disk here) can never bring back an old value that a process still holds.
+
+It lives in Redis (REDIS_URL), read through one client per process: Django's cache builds a
+new client on every call, which cost more than the rest of a 304. Without Redis (`make run`
+on one machine) it lives in Django's "feeds" cache, a folder the processes share.
 """
 
+import functools
 import logging
 import secrets
 
+import redis
+from django.conf import settings
 from django.core.cache import caches
 
 log = logging.getLogger(__name__)
 
-# The cache every web process and the worker share (Redis; a folder without it, one host).
-CACHE = "feeds"
-KEY = "feeds:published-stamp"
+KEY = "timeline:feeds:published-stamp"
+# Seconds to wait for Redis: a slow one costs a database query, not a stalled poll.
+TIMEOUT = 1.0
+
+
+class _CacheStamp:
+    """The stamp in Django's "feeds" cache (no Redis: one host's processes share a folder)."""
+
+    def get(self, key: str) -> str | None:
+        value = caches["feeds"].get(key)
+        return value if isinstance(value, str) else None
+
+    def add(self, key: str, value: str) -> None:
+        caches["feeds"].add(key, value, timeout=None)
+
+    def set(self, key: str, value: str) -> None:
+        caches["feeds"].set(key, value, timeout=None)
+
+
+class _RedisStamp:
+    """The stamp in Redis, through a client (and its connection pool) kept for the process."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, decode_responses=True
+        )
+
+    def get(self, key: str) -> str | None:
+        value = self.client.get(key)
+        return value if isinstance(value, str) else None
+
+    def add(self, key: str, value: str) -> None:
+        self.client.set(key, value, nx=True)
+
+    def set(self, key: str, value: str) -> None:
+        self.client.set(key, value)
+
+
+@functools.cache
+def _store(redis_url: str) -> _CacheStamp | _RedisStamp:
+    return _RedisStamp(redis_url) if redis_url else _CacheStamp()
 
 
 def current() -> str | None:
-    """Return the stamp now, starting one if there is none; None if the cache is unreachable."""
-    cache = caches[CACHE]
+    """Return the stamp now, starting one if there is none; None if it cannot be read."""
+    store = _store(settings.REDIS_URL)
     try:
-        value = cache.get(KEY)
+        value = store.get(KEY)
         if value is None:
-            # add(): of two processes starting one at once, both then read the winner's.
-            cache.add(KEY, secrets.token_hex(8), timeout=None)
-            value = cache.get(KEY)
-    except Exception:  # an unreachable cache only costs each request a database query
+            # Set only if still absent: of two processes starting one, both read the winner's.
+            store.add(KEY, secrets.token_hex(8))
+            value = store.get(KEY)
+    except Exception:  # an unreachable store only costs each request a database query
         log.warning("feed publish stamp unreadable: reading validators from the database")
         return None
-    return value if isinstance(value, str) else None
+    return value
 
 
 def renew() -> None:
     """Replace the stamp, so that every process reads feeds' validators afresh."""
     try:
-        caches[CACHE].set(KEY, secrets.token_hex(8), timeout=None)
+        _store(settings.REDIS_URL).set(KEY, secrets.token_hex(8))
     except Exception:  # the bound is then the entries' own age (served.MAX_AGE_SECONDS)
-        log.warning("feed publish stamp not renewed: the cache is unreachable", exc_info=True)
+        log.warning("feed publish stamp not renewed: the store is unreachable", exc_info=True)
