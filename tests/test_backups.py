@@ -37,6 +37,9 @@ ROWS = {
     "outbox": "SELECT id, subscriber_id, event_id, kind, key, state, due_at, sent_at,"
     " payload::text FROM timeline_notification",
     "feeds": "SELECT key, etag, size, last_modified FROM timeline_feed",
+    # Published feeds are stored in the database (FEED_STORAGE's default): body, gzip, manifest.
+    "feed files": "SELECT f.key, s.name, s.size, md5(s.content) FROM timeline_feed f"
+    " JOIN timeline_storedfile s ON s.name IN (f.body_name, f.gzip_name, f.manifest_name)",
 }
 EVERY_TABLE = (
     "SELECT table_name FROM information_schema.tables"
@@ -131,6 +134,7 @@ def test_a_dropped_database_is_restored_with_every_row(transactional_db, tmp_pat
     assert len(original["subscriptions"]) == 12
     assert len(original["outbox"]) == 5
     assert len(original["feeds"]) == 3
+    assert len(original["feed files"]) == 9
 
     production = scratch_name()
     production_url = database_url(production)
