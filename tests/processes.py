@@ -60,8 +60,9 @@ def worker_environment() -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
 
 
-def start_celery(kind: str, log_path: Path, *extra: str) -> subprocess.Popen:
-    """Start `celery worker` or `celery beat` as production does, on the test database."""
+def start_celery(kind: str, log_path: Path, *extra: str, **environment: str) -> subprocess.Popen:
+    """Start `celery worker` or `celery beat` as production does, on the test database, with
+    *environment* added to the test's own."""
     arguments = {
         "worker": ["worker", "--concurrency=1", "--without-gossip", "--without-mingle"],
         "beat": ["beat", f"--schedule={log_path.with_suffix('.schedule')}"],
@@ -69,7 +70,7 @@ def start_celery(kind: str, log_path: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", *arguments, "--loglevel=INFO", *extra],
         cwd=ROOT,
-        env=worker_environment(),
+        env={**worker_environment(), **environment},
         stdout=log_path.open("a"),
         stderr=subprocess.STDOUT,
     )
