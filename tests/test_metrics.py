@@ -5,6 +5,7 @@ SMTP server, forms posted over their limit, an admin login locked out, feeds pub
 """
 
 import datetime as dt
+import urllib.request
 import uuid
 
 import pytest
@@ -15,7 +16,7 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
-from timeline import heartbeat
+from timeline import heartbeat, tasks
 from timeline.feeds import publishing
 from timeline.metrics import counters
 from timeline.metrics.collector import OUTCOMES
@@ -25,6 +26,15 @@ from timeline.notifications import dispatch, scheduling
 from .bounce_helpers import read_bounce, reminded_reader, report
 from .factories import EventFactory, NotificationFactory, TopicFactory
 from .notify_helpers import follower, upcoming_event
+from .processes import (
+    free_port,
+    gunicorn_as_deployed,
+    http_status,
+    start_celery,
+    start_server,
+    stop,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db
 Kind, State = Notification.Kind, Notification.State
@@ -355,3 +365,58 @@ def test_without_the_cache_counting_is_lost_but_nothing_fails(settings, caplog):
     assert "timeline_http_429_responses_total" not in samples
     assert value(samples, "timeline_metrics_database_up") == 1
     assert value(samples, "timeline_outbox_due_mails", kind="reminder") == 1
+
+
+# --- as deployed ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_any_web_process_answers_for_every_process(
+    transactional_db, tmp_path, settings, monkeypatch
+):
+    """Counts made here, and publishes timed in a Celery worker, read through gunicorn."""
+    from config.celery import app
+
+    monkeypatch.setenv("METRICS_TOKEN", TOKEN)
+    monkeypatch.setenv("METRICS_KEY_PREFIX", settings.METRICS_KEY_PREFIX)
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "form-client": "1/h"}
+    topic = TopicFactory(name="Energy")
+    event = EventFactory()
+    event.topics.add(topic)
+    keys = publishing.keys_for_events([event.pk])
+    app.control.purge()  # messages left by earlier runs belong to other databases
+    worker = start_celery("worker", tmp_path / "worker.log")
+    port = free_port()
+    web = start_server(gunicorn_as_deployed(port, "--workers", "2"), tmp_path / "web.log")
+    try:
+        # A 429 answered in this process.
+        data = {"email": "r@example.com", "lead_times": ["60"], "timezone": "UTC"}
+        data["topics"] = [topic.pk]
+        visitor = Client(REMOTE_ADDR="198.51.100.1")
+        statuses = [visitor.post(reverse("timeline:subscribe"), data).status_code for _ in range(2)]
+        assert statuses == [302, 429]
+        # The worker publishes the event's feeds, as after an admin save.
+        tasks.publish_feeds.delay([event.pk], [])
+        # Generous: on a busy machine a worker can take a minute or two to start.
+        wait_for(lambda: not Event.objects.exclude(feeds_revision=F("revision")).exists(), 300)
+        wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz?scope=web") == 200, 300)
+
+        # Each gunicorn worker answers alike; ask a few times.
+        for _ in range(4):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body = response.read().decode()
+            samples = {
+                sample.name: sample
+                for family in text_string_to_metric_families(body)
+                for sample in family.samples
+                if not sample.labels or sample.labels.get("cause") == "rate_limit"
+            }
+            assert samples["timeline_http_429_responses_total"].value == 1
+            assert samples["timeline_feed_publish_duration_seconds_count"].value == len(keys)
+            assert samples["timeline_feed_publish_lag_seconds_count"].value == 1
+            assert samples["timeline_feed_unpublished_edits"].value == 0
+    finally:
+        stop(web)
+        stop(worker)
+        print((tmp_path / "worker.log").read_text()[-3000:])
