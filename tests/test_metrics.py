@@ -35,6 +35,7 @@ from .processes import (
     stop,
     wait_for,
 )
+from .test_security_settings import PRODUCTION, manage, settings_in
 
 pytestmark = pytest.mark.django_db
 Kind, State = Notification.Kind, Notification.State
@@ -133,6 +134,13 @@ def test_behind_our_proxy_the_forwarded_client_address_is_the_one_checked(settin
     assert inside.get("/metrics", **AUTH).status_code == 200
     outside = Client(HTTP_X_FORWARDED_FOR="192.0.2.9")
     assert outside.get("/metrics", **AUTH).status_code == 404
+
+
+def test_production_defaults_keep_the_endpoint_closed_and_refuse_a_malformed_network():
+    assert settings_in("METRICS_TOKEN", "METRICS_ALLOWED_NETWORKS", **PRODUCTION) == ["''", "[]"]
+    result = manage("check", **PRODUCTION, METRICS_ALLOWED_NETWORKS="10.0.0.0/8,prometheus")
+    assert result.returncode != 0
+    assert "METRICS_ALLOWED_NETWORKS" in result.stderr and "prometheus" in result.stderr
 
 
 def test_the_address_has_no_language_prefix_and_is_never_redirected(client):

@@ -159,12 +159,13 @@ def shared_counter_metrics() -> Iterator[Metric]:
     yield _histogram(
         counters.PUBLISH_DURATION,
         "timeline_feed_publish_duration_seconds",
-        "Seconds taken to publish one calendar feed (one language of one subject) in the worker.",
+        "Seconds taken to publish one calendar feed (one subject in one language), finished or "
+        "failed.",
     )
     yield _histogram(
         counters.PUBLISH_LAG,
         "timeline_feed_publish_lag_seconds",
-        "Seconds from an edit of an event to the moment its feeds served it, one observation "
+        "Seconds from an edit of an event to its feeds being stored for serving, one observation "
         "per edited event published.",
     )
 
