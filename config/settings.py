@@ -134,7 +134,8 @@ TEMPLATES = [
 # 127.0.0.1 (the test suites). `make run` (DEBUG=1) serves http on localhost.
 HTTPS = not DEBUG
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
-# The container healthcheck asks over plain http from inside.
+# The container healthcheck asks over plain http from inside. Not /metrics: its bearer token
+# and numbers travel over https only (README, "Metrics and health").
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -423,6 +424,22 @@ DISPATCH_MARK_RETRY_SECONDS = env.float("DISPATCH_MARK_RETRY_SECONDS", default=3
 DIGEST_INTERVAL_SECONDS = env.float("DIGEST_INTERVAL_SECONDS", default=60.0)
 # An inbox that acts on "unsubscribe" mails, offered in List-Unsubscribe beside the one-click link.
 UNSUBSCRIBE_MAILTO = env("UNSUBSCRIBE_MAILTO", default="")
+
+# --- Health and metrics ----------------------------------------------------------------------
+# /healthz answers 503 when a worker has not run the heartbeat task (beat sends it every 30 s)
+# for longer than this, or the dispatcher has not started a run (every DISPATCH_INTERVAL_SECONDS)
+# for longer than that; /healthz?scope=web checks only what the web process itself needs.
+HEALTH_WORKER_MAX_AGE_SECONDS = env.float("HEALTH_WORKER_MAX_AGE_SECONDS", default=120.0)
+HEALTH_DISPATCHER_MAX_AGE_SECONDS = env.float(
+    "HEALTH_DISPATCHER_MAX_AGE_SECONDS", default=max(60.0, 6 * DISPATCH_INTERVAL_SECONDS)
+)
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: 404 to all.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# And, if given, only to clients in these networks (CIDRs; the address as client_ip reads it).
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+_validate_networks(METRICS_ALLOWED_NETWORKS, setting="METRICS_ALLOWED_NETWORKS")
+# Where every process keeps its counts in the cache (timeline.metrics.counters).
+METRICS_KEY_PREFIX = env("METRICS_KEY_PREFIX", default="metrics")
 
 # --- Bounces and complaints -------------------------------------------------------------------
 # The envelope sender of every mail, made per mail (VERP): with "bounces@example.org" a mail goes

@@ -126,7 +126,9 @@ def test_gunicorn_as_deployed_believes_forwarded_proto_only_from_our_proxies(
         TRUSTED_PROXIES=proxies,
     )
     try:
-        wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, timeout=120)
+        wait_for(
+            lambda: http_status(f"http://127.0.0.1:{port}/healthz?scope=web") == 200, timeout=120
+        )
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/en/feeds/", headers={"X-Forwarded-Proto": "https"})
         # From 127.0.0.1: gunicorn's own default would believe the header from there.

@@ -185,19 +185,36 @@ def test_published_ports_listen_on_127_0_0_1_only(services):
     assert "web" in " ".join(published)
 
 
+def web_healthcheck_url(services: dict):
+    """Return the address the web service's healthcheck asks for, split."""
+    test = services["web"]["healthcheck"]["test"]
+    return urlsplit(re.search(r"https?://[^\s'\"]+", " ".join(test))[0])
+
+
 def test_healthchecks_are_there_and_ask_something_real(services):
     for name, service in services.items():
         for dependency, spec in (service.get("depends_on") or {}).items():
             if (spec or {}).get("condition") == "service_healthy":
                 assert "healthcheck" in services[dependency], f"{name} waits for {dependency}"
-    test = services["web"]["healthcheck"]["test"]
-    url = urlsplit(re.search(r"https?://[^\s'\"]+", " ".join(test))[0])
+    url = web_healthcheck_url(services)
     try:
         resolve(url.path)
     except Resolver404:
         pytest.fail(f"the web healthcheck asks {url.path}, which nothing answers")
     ((_, config),) = programs(services["web"])
     assert any(bind.endswith(f":{url.port or 80}") for bind in config.bind), config.bind
+
+
+@pytest.mark.django_db
+def test_the_web_healthcheck_passes_while_no_worker_runs(services, client):
+    # Whatever waits for a healthy web (a proxy in front) must not be held back by the worker:
+    # the web healthcheck asks only what the web process needs. No worker has run here.
+    url = web_healthcheck_url(services)
+    response = client.get(f"{url.path}?{url.query}" if url.query else url.path)
+    assert response.status_code == 200, response.content
+    assert "worker" not in response.json()
+    # The whole service's check, for monitoring, does fail without a worker.
+    assert client.get("/healthz").status_code == 503
 
 
 # --- What the commands run ------------------------------------------------------------------------

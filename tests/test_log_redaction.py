@@ -85,7 +85,7 @@ def test_no_secret_token_reaches_the_server_logs(transactional_db, tmp_path, ser
     log_path = tmp_path / "server.log"
     process = start_server(command(port), log_path, **environment)
     try:
-        wait_for(lambda: http_status(f"{base}/healthz") == 200, timeout=120)
+        wait_for(lambda: http_status(f"{base}/healthz?scope=web") == 200, timeout=120)
         referers = [
             f"{base}/subscriptions/{tokens['manage']}/",
             f"{base}/confirm/{tokens['confirm']}/",

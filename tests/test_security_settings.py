@@ -214,7 +214,21 @@ def test_http_is_redirected_to_https_and_https_gets_hsts(https_client):
 
 @pytest.mark.django_db
 def test_healthcheck_answers_over_plain_http(https_client):
-    assert https_client.get("/healthz").status_code == 200
+    # As the web container's healthcheck asks; the whole service's answer is not redirected
+    # either (503 here: no worker has been seen).
+    assert https_client.get("/healthz?scope=web").status_code == 200
+    assert https_client.get("/healthz").status_code == 503
+
+
+@pytest.mark.django_db
+def test_metrics_travel_over_https_only(https_client, settings):
+    # The bearer token and the numbers: plain http is redirected before the token is looked at.
+    settings.METRICS_TOKEN = "metrics-test-token-not-secret"
+    auth = {"HTTP_AUTHORIZATION": "Bearer metrics-test-token-not-secret"}
+    response = https_client.get("/metrics", **auth)
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/metrics"
+    assert https_client.get("/metrics", HTTP_X_FORWARDED_PROTO="https", **auth).status_code == 200
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from .notifications import digests, dispatch, links, scheduling
 
 
 @shared_task
-def record_heartbeat(name: str = "worker") -> None:
+def record_heartbeat(name: str = heartbeat.WORKER) -> None:
     """Record that a worker picked up and ran a task."""
     heartbeat.record(name)
 
@@ -43,7 +43,7 @@ def publish_owed_feeds() -> None:
 @shared_task
 def dispatch_notifications() -> None:
     """Send the due notifications (beat runs this every few seconds)."""
-    heartbeat.record("dispatcher")
+    heartbeat.record(heartbeat.DISPATCHER)
     dispatch.dispatch_due()
 
 

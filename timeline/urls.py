@@ -12,6 +12,7 @@ from django.urls.resolvers import LocalePrefixPattern, RoutePattern
 from . import agreement_views, api, export_views, figure_views, figures_api, languages, views
 from .feeds import atom
 from .feeds import views as feed_views
+from .metrics import views as metrics_views
 from .notifications import views as subscription_views
 from .notifications import webhooks
 
@@ -93,6 +94,8 @@ urlpatterns = [
     path("api/schemas/<slug:name>.json", figures_api.schema, name="api-schema"),
     path("feeds/changes.atom", atom.ChangesFeed(), name="feed-changes"),
     path("healthz", views.healthz, name="healthz"),
+    # For the operator's Prometheus, with METRICS_TOKEN (404 without it, and while it is unset).
+    path("metrics", metrics_views.metrics, name="metrics"),
     # Bounces and complaints from Mailgun, signed (at the address anymail's URLs would give it).
     path("anymail/mailgun/tracking/", webhooks.mailgun_tracking, name="mailgun-tracking"),
 ]

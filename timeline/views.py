@@ -166,7 +166,11 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @same_in_every_language
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Answer 200 when the database and broker are reachable, 503 otherwise."""
-    report = health.report()
-    healthy = report["database"] == "ok" and report["broker"] == "ok"
-    return JsonResponse(report, status=200 if healthy else 503)
+    """Answer 200 when every check of the scope asked (?scope=web, default all) passes, else 503."""
+    scope = request.GET.get("scope", "all")
+    if scope not in health.SCOPES:
+        return JsonResponse(
+            {"error": f"scope must be one of {', '.join(health.SCOPES)}"}, status=400
+        )
+    report = health.report(scope)
+    return JsonResponse(report, status=503 if report["failed"] else 200)

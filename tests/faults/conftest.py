@@ -165,7 +165,7 @@ class Web:
         )
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-        wait_for(lambda: self.status("/healthz") == 200, timeout=60)
+        wait_for(lambda: self.status("/healthz?scope=web") == 200, timeout=60)
 
     @property
     def url(self) -> str:

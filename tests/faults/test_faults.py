@@ -199,7 +199,9 @@ def test_postgres_restart_under_the_dispatcher_and_the_web_server(smtp, worker, 
     down_for = services.restart_postgres()
     restarted = time.monotonic()
     failed_requests = 0
-    while not (web.status("/healthz") == 200 and web.status(event.get_absolute_url()) == 200):
+    while not (
+        web.status("/healthz?scope=web") == 200 and web.status(event.get_absolute_url()) == 200
+    ):
         failed_requests += 1
         assert time.monotonic() - restarted < 60, "the web server did not recover by itself"
         time.sleep(0.1)

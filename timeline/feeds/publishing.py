@@ -8,6 +8,7 @@ lacks it, in its fallback (timeline.languages), marked with the language it is a
 import datetime as dt
 import functools
 import hashlib
+import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from django_countries import countries
 
 from .. import languages, timing
+from ..metrics import counters
 from ..models import (
     Actor,
     Event,
@@ -675,10 +677,12 @@ def publish_changes(event_ids: Iterable[int] = (), keys: Iterable[str] = ()) -> 
     event_ids = set(event_ids)
     # Read before publishing: what gets published is at least this new.
     revisions = dict(Event.objects.filter(pk__in=event_ids).values_list("pk", "revision"))
+    edited = _unpublished_edits(event_ids)
     todo = sorted(set(keys) | keys_for_events(event_ids))
     for key in todo:
-        publish(key)
+        _publish_timed(key)
     _mark_published(revisions)
+    _observe_lag(edited)
     return todo
 
 
@@ -705,6 +709,30 @@ def _mark_published(revisions: dict[int, int]) -> None:
         Event.objects.filter(pk__in=pks, revision=revision).update(feeds_revision=revision)
 
 
+# --- metrics (timeline.metrics) ----------------------------------------------------------------
+def _publish_timed(key: str) -> Feed | None:
+    """Publish *key*, and record how long it took (finished or failed)."""
+    started = time.monotonic()
+    try:
+        return publish(key)
+    finally:
+        counters.observe(counters.PUBLISH_DURATION, [time.monotonic() - started])
+
+
+def _unpublished_edits(event_ids: Collection[int]) -> list[dt.datetime]:
+    """Return when each of these events was last edited, of those the feeds don't show yet."""
+    if not event_ids:
+        return []
+    owed = Event.objects.filter(pk__in=event_ids).exclude(feeds_revision=F("revision"))
+    return list(owed.values_list("updated_at", flat=True))
+
+
+def _observe_lag(edited: list[dt.datetime]) -> None:
+    """Record, for each edit now published, how long it waited for its feeds."""
+    now = timezone.now()
+    counters.observe(counters.PUBLISH_LAG, [(now - moment).total_seconds() for moment in edited])
+
+
 def publish_everything() -> list[str]:
     """Recompute every event's UTC times (after a tzdata update) and re-publish all feeds."""
     for event in Event.objects.select_related("place").iterator():
@@ -713,7 +741,7 @@ def publish_everything() -> list[str]:
             event.save()
     keys = sorted(set(all_keys()) | set(Feed.objects.values_list("key", flat=True)))
     for key in keys:
-        publish(key)
+        _publish_timed(key)
     return keys
 
 

@@ -133,7 +133,7 @@ def reason_not_to_send(notification: Notification, now: dt.datetime) -> str:
         notification.kind == Kind.CONFIRMATION
         and notification.created_at > subscriber.suppressed_at
     ):
-        return f"Address suppressed ({subscriber.suppression_reason.replace('_', ' ')})."
+        return scheduling.suppressed_note(subscriber)
     if notification.kind == Kind.CONFIRMATION:
         return "Already confirmed." if subscriber.confirmed_at else ""
     if not subscriber.active:

@@ -21,6 +21,14 @@ from . import news
 from .changes import schedule_changed, schedule_of
 
 Kind, State = Notification.Kind, Notification.State
+# How an outbox row withheld because its address is suppressed begins its last_error: the
+# metrics count these rows as "suppressed" (timeline.metrics.collector).
+SUPPRESSED = "Address suppressed"
+
+
+def suppressed_note(subscriber: Subscriber) -> str:
+    """Say why no mail goes to this suppressed address ("Address suppressed (hard bounce).")."""
+    return f"{SUPPRESSED} ({subscriber.suppression_reason.replace('_', ' ')})."
 
 
 def grace() -> dt.timedelta:
@@ -231,6 +239,9 @@ def sync_subscriber(subscriber_id: int, now: dt.datetime | None = None) -> None:
     pending = Notification.objects.filter(subscriber=subscriber, state=State.PENDING).exclude(
         kind__in=(Kind.CONFIRMATION, Kind.DIGEST)
     )
+    if subscriber.suppressed_at:
+        pending.update(state=State.SKIPPED, last_error=suppressed_note(subscriber))
+        return
     if not subscriber.active:
         pending.update(state=State.SKIPPED, last_error="Subscriber is not active.")
         return

@@ -25,6 +25,7 @@ from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.forms import BLANK_CHOICE_DASH
 from django_otp.plugins.otp_static.models import StaticDevice
 
+from ..metrics import counters
 from .two_factor import is_backup_code, requires_two_factor
 
 
@@ -137,6 +138,20 @@ class AddressAndUsernameLockout(AxesDatabaseHandler):  # type: ignore[misc]  # d
             return max(from_this_address, limit)
         return from_this_address
 
+    def user_login_failed(
+        self,
+        sender: Any,
+        credentials: dict[str, Any],
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Record the failure as django-axes does, and count a lockout if this one began it."""
+        # Asked before: failures during a lockout are recorded as well (and lock out again).
+        already = request is not None and self.is_locked(request, credentials)
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if not already and getattr(request, "axes_locked_out", False):
+            counters.increment(counters.ADMIN_LOCKOUTS)
+
 
 def locked_out(
     request: HttpRequest,
@@ -144,6 +159,7 @@ def locked_out(
     credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Answer a locked login (django-axes) with a 429 page in the admin's own look."""
+    counters.increment(counters.ADMIN_LOCKED_OUT)
     cool_off = get_cool_off(request)
     context = {
         **admin.site.each_context(request),

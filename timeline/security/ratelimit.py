@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from ..metrics import counters
 from .client_ip import client_ip
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ def check(request: HttpRequest, client_limit: str, address_limit: str, email: st
 
 def too_many(request: HttpRequest, retry_after: int) -> HttpResponse:
     """Answer 429 with Retry-After and a page saying when to try again."""
+    counters.increment(counters.RATE_LIMITED)
     minutes = math.ceil(retry_after / 60)
     response = render(
         request,
