@@ -255,6 +255,8 @@ def test_an_edit_is_served_once_the_cached_copy_expires(transactional_db, server
     assert new_zipped.headers["etag"] != old_zipped.headers["etag"]
     assert_same(request(direct, path), new, "identity after the edit")
     assert_same(request(direct, path, Accept_Encoding="gzip"), new_zipped, "gzip after the edit")
+    # From the cache now (a new file in place of the old one's): the new version.
+    assert_same(new, request(nginx.base, path), "cached after the edit")
     # A client holding the old version is sent the new one, one holding the new gets a 304.
     assert request(nginx.base, path, If_None_Match=old.headers["etag"]).status == 200
     assert request(nginx.base, path, If_None_Match=new.headers["etag"]).status == 304
