@@ -19,6 +19,7 @@ from django.utils import timezone
 from timeline.feeds import publishing
 from timeline.feeds.views import _accepts_gzip
 from timeline.models import Event
+from timeline.security.log_redaction import SECRET_PATH_PREFIXES
 
 from .factories import EventFactory, PrivateFeedFactory, TopicFactory
 from .nginx import TEMPLATE, envsubst, render_project_config, start_in_front
@@ -142,6 +143,15 @@ def test_the_template_is_rendered_as_envsubst_renders_it(tmp_path):
     assert envsubst("$A ${A} $AB ${B} $a", {"A": "1"}) == "1 1 $AB ${B} $a"
 
 
+def test_the_template_knows_every_secret_path():
+    # Its access log cuts their tokens, and its error log keeps quiet on them.
+    wanted = sorted(prefix.rstrip("/") for prefix in SECRET_PATH_PREFIXES)
+    lists = re.findall(r"/\(\?:([a-z/|]+)\)/", TEMPLATE.read_text())
+    assert len(lists) == 3
+    for found in lists:
+        assert sorted(found.split("|")) == wanted
+
+
 @pytest.mark.parametrize("accept_encoding", ACCEPT_ENCODINGS)
 def test_django_and_the_template_agree_on_gzip(rf, accept_encoding):
     # The template's map, read as nginx reads it (first matching regex, case-insensitive).
@@ -202,10 +212,12 @@ def test_public_feeds_answer_exactly_as_django_does(transactional_db, servers):
         assert_same(expected, request(nginx.base, path, method, **headers), what)
     served = cache_statuses(nginx, path)
     assert len(served) == 2 * len(variants)
-    # Filled once per encoding; after that, Django was only asked whether it changed.
+    # Filled once per encoding; after that, Django was only asked whether it changed (a copy
+    # older than a second is REVALIDATED), and the second of each pair came from the cache.
     assert served.count("MISS") <= 2, served
-    assert set(served) <= {"MISS", "HIT", "EXPIRED", "REVALIDATED", "UPDATING"}, served
-    assert served.count("HIT") > len(served) / 2, served
+    assert set(served) <= {"MISS", "HIT", "REVALIDATED", "UPDATING"}, served
+    assert set(served[1::2]) <= {"HIT", "REVALIDATED", "UPDATING"}, served
+    assert "HIT" in served, served
 
 
 def test_two_cached_copies_per_feed_however_clients_write_accept_encoding(
@@ -215,14 +227,20 @@ def test_two_cached_copies_per_feed_however_clients_write_accept_encoding(
     path = topic_feed("transport")
     for value in ACCEPT_ENCODINGS:
         assert request(nginx.base, path, Accept_Encoding=value).status == 200
-    keys = [
-        line
-        for entry in (nginx.folder / "cache").rglob("*")
-        if entry.is_file()
-        for line in entry.read_bytes().split(b"\n")[:3]
-        if line.startswith(b"KEY: ") and path.encode() in line
-    ]
-    assert sorted(key.rsplit(b" ", 1)[1] for key in keys) == [b"", b"gzip"], keys
+
+    def cached_keys() -> list[bytes]:
+        return sorted(
+            line.rsplit(b" ", 1)[1]
+            for entry in (nginx.folder / "cache").rglob("*")
+            if entry.is_file()
+            for line in entry.read_bytes().split(b"\n")[:3]
+            if line.startswith(b"KEY: ") and path.encode() in line
+        )
+
+    # (A copy's file is in place once its response is complete: maybe just after the client
+    # has it.)
+    wait_for(lambda: len(cached_keys()) >= 2, timeout=10)
+    assert cached_keys() == [b"", b"gzip"]
 
 
 def test_other_spellings_of_a_feed_path_are_not_cached(transactional_db, servers):
