@@ -178,6 +178,10 @@ def test_public_feeds_answer_exactly_as_django_does(transactional_db, servers):
     assert plain.status == zipped.status == 200
     assert zipped.headers["content-encoding"] == "gzip"
     assert gzip.decompress(zipped.body) == plain.body
+    # The cache keys a copy by its URL and encoding alone (it ignores Vary): Django must vary
+    # on nothing else, and set no cookie.
+    assert plain.headers["vary"] == zipped.headers["vary"] == "Accept-Encoding"
+    assert "set-cookie" not in plain.headers and "set-cookie" not in zipped.headers
     etag, zipped_etag = plain.headers["etag"], zipped.headers["etag"]
     last_modified = plain.headers["last-modified"]
     earlier = format_datetime(timezone.now() - dt.timedelta(days=400), usegmt=True)
