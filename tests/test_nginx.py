@@ -207,6 +207,8 @@ def test_public_feeds_answer_exactly_as_django_does(transactional_db, servers):
         ("GET", {"If_Modified_Since": last_modified, "Accept_Encoding": "gzip"}),
         ("GET", {"If_None_Match": etag, "If_Modified_Since": last_modified}),
         ("GET", {"If_None_Match": '"an-old-version"', "If_Modified_Since": last_modified}),
+        ("GET", {"Range": "bytes=0-10"}),
+        ("GET", {"Range": "bytes=0-10", "Accept_Encoding": "gzip"}),
     ]
     for method, headers in variants:
         what = f"{method} {headers}"
