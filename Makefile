@@ -16,7 +16,8 @@ FAULTS_ARGS ?=
 # One line per message's file (no line numbers, which churn on every edit); no obsolete entries.
 MAKEMESSAGES_ARGS := --locale kk --locale ru --add-location file --no-obsolete
 
-.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens bench-import lint format install services clean \
+.PHONY: run test typecheck audit faults bench bench-dispatch bench-tokens bench-import bench-serve lint format \
+	install services clean \
 	messages catalogues
 
 $(BIN)/python:
@@ -48,6 +49,7 @@ run: install .env messages
 test: install node_modules/.package-lock.json messages
 	bash bin/ensure-services
 	bash bin/ensure-browser
+	bash bin/ensure-nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -106,6 +108,14 @@ bench-import: install messages
 	bash bin/ensure-services
 	SECRET_KEY=bench-only-not-secret $(PROD_LIKE_ENV) DATABASE_URL=$(TEST_DATABASE_URL) \
 	$(BIN)/python bench/imports.py
+
+## bench-serve: feeds through nginx in front of gunicorn (compose's shape) and through gunicorn
+## alone, against bare nginx serving the same file, with wrk (needs PostgreSQL; installs nginx, wrk)
+bench-serve: install messages
+	bash bin/ensure-services
+	bash bin/ensure-nginx
+	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/serve.py
 
 ## messages: compile the catalogues (timeline/locale/*/LC_MESSAGES/django.po) into the .mo files
 ## Django reads. The .mo files are build output, not in git; compilemessages remakes a stale one only.

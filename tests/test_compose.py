@@ -25,6 +25,7 @@ from gunicorn.config import Config as GunicornConfig
 
 from timeline.security.log_redaction import RedactingGunicornLogger
 
+from .nginx import TEMPLATE
 from .processes import DOCKERFILE, ROOT, dockerfile_cmd, dockerfile_instructions
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -130,7 +131,7 @@ def programs(service: dict) -> list[tuple[str, object]]:
 
 
 def test_the_services_exist_and_run_one_image(services):
-    assert {"postgres", "redis", "migrate", *APP_SERVICES} <= set(services)
+    assert {"postgres", "redis", "migrate", "nginx", *APP_SERVICES} <= set(services)
     for name in ("migrate", *APP_SERVICES):
         build = services[name].get("build")
         build = {"context": build} if isinstance(build, str) else build or {}
@@ -174,15 +175,71 @@ def test_the_mail_catcher_is_for_development_only(services):
             assert not set(service.get("depends_on") or ()) & catchers, name
 
 
+def published_ports(service: dict) -> list[tuple[str, int, int]]:
+    """Return (host address, host port, container port) of each port a service publishes."""
+    found = []
+    for port in service.get("ports") or []:
+        parts = str(port).rsplit(":", 2)
+        address = parts[0] if len(parts) == 3 else "every interface"
+        found.append((address, int(parts[-2]) if len(parts) > 1 else 0, int(parts[-1])))
+    return found
+
+
 def test_published_ports_listen_on_127_0_0_1_only(services):
     # The TLS proxy in front serves the world; nothing else listens beyond the host.
-    published = {}
-    for name, service in services.items():
-        for port in service.get("ports") or []:
-            parts = str(port).rsplit(":", 2)
-            published[f"{name} {port}"] = parts[0] if len(parts) == 3 else "every interface"
+    published = {
+        f"{name} {port}": port[0]
+        for name, service in services.items()
+        for port in published_ports(service)
+    }
     assert published and set(published.values()) == {"127.0.0.1"}, published
-    assert "web" in " ".join(published)
+
+
+def test_nginx_is_in_front_and_only_nginx_reaches_gunicorn(services):
+    # The site's port is nginx's; web publishes none, so no request bypasses nginx's cache or
+    # its forwarding headers.
+    assert not services["web"].get("ports"), "web publishes a port: nginx is bypassed"
+    ((address, host_port, container_port),) = published_ports(services["nginx"])
+    assert (address, host_port) == ("127.0.0.1", 8000)
+    env = environment_of(services["nginx"])
+    assert env["TIMELINE_LISTEN"] == str(container_port)
+    host, _, port = env["TIMELINE_UPSTREAM"].partition(":")
+    ((_, config),) = programs(services["web"])
+    assert host == "web" and any(bind.endswith(f":{port}") for bind in config.bind)
+    assert services["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    # Its healthcheck asks Django's, through nginx.
+    url = urlsplit(
+        re.search(r"https?://[^\s'\"]+", " ".join(services["nginx"]["healthcheck"]["test"]))[0]
+    )
+    assert url.path == "/healthz" and url.port == container_port
+    assert services["nginx"].get("restart") in ("always", "unless-stopped")
+
+
+def test_nginx_renders_the_project_template_with_every_name_it_uses(services):
+    nginx = services["nginx"]
+    assert re.fullmatch(r"nginx:\d+\.\d+(\.\d+)?(-[a-z]+)?", nginx["image"]), nginx["image"]
+    mounts = {}
+    for volume in nginx.get("volumes") or []:
+        source, target, *mode = str(volume).split(":")
+        mounts[target] = (source, mode)
+    templates = {
+        target: spec
+        for target, spec in mounts.items()
+        if target.startswith("/etc/nginx/templates/")
+    }
+    ((target, (source, mode)),) = templates.items()
+    # Rendered to conf.d/default.conf: the image's own default server is replaced.
+    assert target == "/etc/nginx/templates/default.conf.template"
+    assert (COMPOSE_FILE.parent / source).resolve() == TEMPLATE and mode == ["ro"]
+    env = environment_of(nginx)
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", TEMPLATE.read_text()))
+    assert used <= set(env), used - set(env)
+    # The image's envsubst renders these names only: nginx's own $variables stay.
+    names_rendered = {name for name in env if re.search(env["NGINX_ENVSUBST_FILTER"], name)}
+    assert used == names_rendered
+    # The cache lives in a volume (or tmpfs) of its own, not in the container's layer.
+    cache = env["TIMELINE_CACHE_DIR"]
+    assert cache in mounts or cache in (nginx.get("tmpfs") or []), cache
 
 
 def web_healthcheck_url(services: dict):
