@@ -312,3 +312,12 @@ def test_migrate_migrates_and_loads_fixtures_that_exist(services, monkeypatch):
 def test_the_image_runs_as_a_non_root_user():
     users = [args for keyword, args in dockerfile_instructions() if keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_web_worker_and_beat_share_no_disk_and_keep_feeds_in_the_database(services):
+    """Each app service could run on its own host: feeds go through the database, not a volume."""
+    for name in APP_SERVICES:
+        service = services[name]
+        assert not service.get("volumes"), f"{name} mounts {service.get('volumes')}"
+        environment = environment_of(service)
+        assert environment["FEED_STORAGE"].endswith(":-database}"), name
