@@ -115,7 +115,7 @@ bench-serve: install messages
 	bash bin/ensure-services
 	bash bin/ensure-nginx
 	SECRET_KEY=bench-only-not-secret SECURE_SSL_REDIRECT=0 $(PROD_LIKE_ENV) \
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python bench/serve.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python bench/serve.py
 
 ## messages: compile the catalogues (timeline/locale/*/LC_MESSAGES/django.po) into the .mo files
 ## Django reads. The .mo files are build output, not in git; compilemessages remakes a stale one only.

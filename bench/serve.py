@@ -288,7 +288,7 @@ def main() -> None:
         )
         processes.append(lambda: stop(gunicorn))
         django_base = f"http://127.0.0.1:{gunicorn_port}"
-        wait_for(lambda: http_status(f"{django_base}/healthz") == 200, timeout=120)
+        wait_for(lambda: http_status(f"{django_base}/healthz?scope=web") == 200, timeout=120)
         compose = start_in_front(work / "nginx-compose", gunicorn_port, worker_processes="auto")
         processes.append(compose.stop)
 

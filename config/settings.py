@@ -392,6 +392,9 @@ FEED_WINDOW_DAYS = env.int("FEED_WINDOW_DAYS", default=1095)
 FEED_REFRESH_MINUTES = env.int("FEED_REFRESH_MINUTES", default=60)
 # Each web process keeps up to this many bytes of published feeds in memory (by content digest).
 FEED_PROCESS_CACHE_BYTES = env.int("FEED_PROCESS_CACHE_BYTES", default=64 * 1024 * 1024)
+# Web processes read the feeds' publish stamp at most this often: a publish reaches feeds served
+# by Django within this many seconds (timeline/feeds/stamp.py).
+FEED_STAMP_CHECK_SECONDS = env.float("FEED_STAMP_CHECK_SECONDS", default=0.25)
 # How often beat looks for edits whose publish task was lost (a broker outage, a killed worker).
 FEED_CATCH_UP_SECONDS = env.float("FEED_CATCH_UP_SECONDS", default=15.0)
 

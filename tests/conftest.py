@@ -70,9 +70,11 @@ def fresh_rate_limits(settings):
 @pytest.fixture(autouse=True)
 def forget_served_feeds():
     """Start each test with no feed in this process's memory: the database was reset under it."""
-    from timeline.feeds import served
+    from timeline.feeds import replay, served, stamp
 
     served.forget()
+    replay.forget()
+    stamp.forget()
 
 
 @pytest.fixture(scope="session", autouse=True)

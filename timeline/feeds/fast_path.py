@@ -41,6 +41,8 @@ class FeedFastPathMiddleware:
         match = feed_route(request.path_info)
         if match is None:
             return self.get_response(request)
+        # Refuses a Host outside ALLOWED_HOSTS (400), as CommonMiddleware does for pages.
+        request.get_host()
         request.resolver_match = match
         response: HttpResponseBase = match.func(request, *match.args, **match.kwargs)
         # What django-csp's middleware (after this one) would add: the site's one policy.

@@ -6,14 +6,18 @@ once it commits, so every process, on every host, drops what it had on its next 
 The stamp is random rather than a counter: a cache server that restarts empty (Redis keeps
 nothing on disk here) can never bring back an old value that a process still holds.
 
-It lives in Redis (REDIS_URL), read through one client per process: Django's cache builds a
-new client on every call, which cost more than the rest of a 304. Without Redis (`make run`
-on one machine) it lives in Django's "feeds" cache, a folder the processes share.
+Each process reads it at most every FEED_STAMP_CHECK_SECONDS (a quarter of a second): a Redis
+round trip costs more than the rest of a replayed poll, and a publish then reaches every process
+within that delay. It lives in Redis (REDIS_URL), read through one client per process: Django's
+cache builds a new client on every call, which cost more than the rest of a 304. Without Redis
+(`make run` on one machine) it lives in Django's "feeds" cache, a folder the processes share.
 """
 
 import functools
 import logging
+import math
 import secrets
+import time
 
 import redis
 from django.conf import settings
@@ -64,7 +68,22 @@ def _store(redis_url: str) -> _CacheStamp | _RedisStamp:
     return _RedisStamp(redis_url) if redis_url else _CacheStamp()
 
 
+# This process's last reading: (when, value). Polls within FEED_STAMP_CHECK_SECONDS of it trust it.
+_reading: tuple[float, str | None] = (-math.inf, None)
+
+
 def current() -> str | None:
+    """Return the stamp, read at most FEED_STAMP_CHECK_SECONDS ago; None if it cannot be read."""
+    global _reading
+    read_at, value = _reading
+    if time.monotonic() - read_at < settings.FEED_STAMP_CHECK_SECONDS:
+        return value
+    value = _read()
+    _reading = (time.monotonic(), value)
+    return value
+
+
+def _read() -> str | None:
     """Return the stamp now, starting one if there is none; None if it cannot be read."""
     store = _store(settings.REDIS_URL)
     try:
@@ -81,7 +100,16 @@ def current() -> str | None:
 
 def renew() -> None:
     """Replace the stamp, so that every process reads feeds' validators afresh."""
+    global _reading
+    value = secrets.token_hex(8)
     try:
-        _store(settings.REDIS_URL).set(KEY, secrets.token_hex(8))
+        _store(settings.REDIS_URL).set(KEY, value)
+        _reading = (time.monotonic(), value)  # this process knows at once
     except Exception:  # the bound is then the entries' own age (served.MAX_AGE_SECONDS)
         log.warning("feed publish stamp not renewed: the store is unreachable", exc_info=True)
+
+
+def forget() -> None:
+    """Drop this process's last reading of the stamp: the next call reads it."""
+    global _reading
+    _reading = (-math.inf, None)

@@ -22,9 +22,17 @@ from . import calendar_links, served
 from . import publishing as feeds
 from . import store as feed_store
 
+# Where _serve_feed leaves, in the WSGI environ, the published version it answered with.
+SERVED_KEY = "timeline.served_feed"
+
 
 def _accepts_gzip(request: HttpRequest) -> bool:
-    for part in request.META.get("HTTP_ACCEPT_ENCODING", "").split(","):
+    return accepts_gzip_header(request.META.get("HTTP_ACCEPT_ENCODING", ""))
+
+
+def accepts_gzip_header(accept_encoding: str) -> bool:
+    """Tell whether an Accept-Encoding header value accepts gzip."""
+    for part in accept_encoding.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "*"):
             return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
@@ -98,6 +106,7 @@ def _serve_feed(
             feed = served.validators(key, fresh=attempt != "remembered")
         except feeds.FeedNotFound:
             return not_found()
+        request.META[SERVED_KEY] = feed  # META is the WSGI environ
         try:
             return calendar_response(
                 request,
