@@ -5,7 +5,8 @@ Prints, per size and per language (kk, ru, en): our full render (the pure render
 like the baselines), our full publish (cold fragment cache, from the database to stored bytes),
 our re-publish after one edit, and django-ical rendering the same feed in the same language; a
 plain `icalendar` render of the English feed; our re-publish of all three languages after one
-edit; then ratios. Run: `make bench` (needs PostgreSQL).
+edit; then ratios. Run: `make bench` (needs PostgreSQL), which then runs bench/memory.py (peak
+resident memory of a cold 50,000-event publish).
 """
 
 import datetime as dt
