@@ -418,9 +418,12 @@ def cached_pieces(
         if event_id in revisions and version == f"{key}|{revisions[event_id]}"
     }
     # A few changed events (an edit) are drawn in every language while they are loaded: the
-    # same change publishes their feeds in the other languages next, which find them cached.
+    # same change publishes their feeds in the other languages next, which find them cached. A
+    # whole feed drawn afresh (nothing cached, nothing reused) is drawn in its language only.
     others = tuple(code for code in languages.CODES if code != language)
-    also = others if len(revisions) - len(current) <= DRAW_EVERY_LANGUAGE_UP_TO else ()
+    afresh = not current and len(revisions) == events.count()
+    few = len(revisions) - len(current) <= DRAW_EVERY_LANGUAGE_UP_TO
+    also = others if few and not afresh else ()
     ids = list(revisions)
     for start in range(0, len(ids), PIECES_AT_ONCE):
         chunk = ids[start : start + PIECES_AT_ONCE]
