@@ -420,10 +420,10 @@ def cached_pieces(
     # A few changed events (an edit) are drawn in every language while they are loaded: the
     # same change publishes their feeds in the other languages next, which find them cached. A
     # whole feed drawn afresh (nothing cached, nothing reused) is drawn in its language only.
-    others = tuple(code for code in languages.CODES if code != language)
-    afresh = not current and len(revisions) == events.count()
-    few = len(revisions) - len(current) <= DRAW_EVERY_LANGUAGE_UP_TO
-    also = others if few and not afresh else ()
+    also: tuple[str, ...] = ()
+    changed = len(revisions) - len(current)
+    if 0 < changed <= DRAW_EVERY_LANGUAGE_UP_TO and (current or changed != events.count()):
+        also = tuple(code for code in languages.CODES if code != language)
     ids = list(revisions)
     for start in range(0, len(ids), PIECES_AT_ONCE):
         chunk = ids[start : start + PIECES_AT_ONCE]
