@@ -5,7 +5,8 @@ Prints, per size and per language (kk, ru, en): our full render (the pure render
 like the baselines), our full publish (cold fragment cache, from the database to stored bytes),
 our re-publish after one edit, and django-ical rendering the same feed in the same language; a
 plain `icalendar` render of the English feed; our re-publish of all three languages after one
-edit; then ratios. Run: `make bench` (needs PostgreSQL).
+edit; then ratios. Run: `make bench` (needs PostgreSQL), which then runs bench/memory.py (peak
+resident memory of a cold 50,000-event publish).
 """
 
 import datetime as dt
@@ -66,8 +67,9 @@ def in_each(field: str, texts: dict[str, str], **values: object) -> dict[str, st
     return {f"{field}_{code}": texts[code].format(**values) for code in LANGUAGES}
 
 
-def populate(count: int) -> None:
-    """Replace the events with *count* generated ones (bulk, with UTC times computed)."""
+def populate(count: int, first_day: dt.date = dt.date(2026, 1, 1)) -> None:
+    """Replace the events with *count* generated ones (bulk, with UTC times computed), one a day
+    from *first_day* over 900 days, then again."""
     Event.objects.all().delete()
     places = [
         Place.objects.get_or_create(
@@ -90,7 +92,7 @@ def populate(count: int) -> None:
     events = []
     for number in range(count):
         place = places[number % len(places)]
-        day = dt.date(2026, 1, 1) + dt.timedelta(days=number % 900)
+        day = first_day + dt.timedelta(days=number % 900)
         all_day = number % 3 == 0
         precision = timing.DAY if all_day else timing.MINUTE
         start_time = None if all_day else dt.time(9 + number % 8, 30)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import gzip
+from collections import Counter
 
 import pytest
 from celery.signals import before_task_publish
@@ -9,7 +10,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from timeline.feeds import ical
 from timeline.feeds import publishing as feeds
+from timeline.languages import CODES as LANGUAGES
 from timeline.languages import NAMES as LANGUAGE_NAMES
 from timeline.models import Event, EventFragment, Feed, PrivateFeed, hash_token
 
@@ -376,6 +379,46 @@ def test_spliced_republish_equals_a_fresh_render_and_its_gzip():
     EventFragment.objects.all().delete()
     fresh = feeds.publish("ru/all")
     assert fresh.read() == body and fresh.etag == spliced.etag
+
+
+def test_a_feed_drawn_a_few_events_at_a_time_equals_one_drawn_at_once(monkeypatch):
+    """Across chunk boundaries: VEVENTs drawn, read from the cache and spliced from the previous
+    feed a few at a time give the bytes of the feed drawn in one go."""
+    events = generate_events(40)
+    monkeypatch.setattr(feeds, "PIECES_AT_ONCE", 7)
+    drawn = []
+    render_event = ical.render_event
+
+    def counting(entry):
+        drawn.append(entry.uid)
+        return render_event(entry)
+
+    monkeypatch.setattr(ical, "render_event", counting)
+    cold = feeds.publish("kk/all")
+    assert len(drawn) == cold.event_count == len(events)
+    assert gzip.decompress(cold.read(gzipped=True)) == cold.read()
+    edited = [events[2], events[20], events[33]]
+    for event in edited:
+        event.title_kk = f"Өзгертілді {event.pk}"
+        event.save()
+    drawn.clear()
+    spliced = feeds.publish("kk/all")
+    # The edited ones drawn again (in every language), the rest spliced from the previous feed.
+    assert Counter(drawn) == {str(event.uid): len(LANGUAGES) for event in edited}
+    body = spliced.read()
+    assert body != cold.read() and gzip.decompress(spliced.read(gzipped=True)) == body
+    Feed.objects.all().delete()
+    drawn.clear()
+    from_cache = feeds.publish("kk/all")
+    assert drawn == []  # every VEVENT from the cache
+    assert from_cache.read() == body and from_cache.read(gzipped=True) == spliced.read(gzipped=True)
+    assert from_cache.etag == spliced.etag
+    monkeypatch.undo()
+    Feed.objects.all().delete()
+    EventFragment.objects.all().delete()
+    whole = feeds.publish("kk/all")
+    assert whole.read() == body and whole.read(gzipped=True) == spliced.read(gzipped=True)
+    assert whole.etag == spliced.etag
 
 
 def test_renaming_a_place_or_topic_reaches_the_feeds(django_capture_on_commit_callbacks):

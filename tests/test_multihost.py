@@ -65,7 +65,9 @@ def web_servers(tmp_path: Path, count: int, **environment: str) -> Iterator[list
             )
             clients.append(WebClient(f"http://127.0.0.1:{port}", cookies))
         for client in clients:
-            wait_for(lambda client=client: http_status(f"{client.base}/healthz") == 200, 120)
+            wait_for(
+                lambda client=client: http_status(f"{client.base}/healthz?scope=web") == 200, 120
+            )
         yield clients
     finally:
         for process in processes:

@@ -89,7 +89,9 @@ def servers(django_db_setup, tmp_path_factory):
     gunicorn = start_server(gunicorn_as_deployed(port), folder / "gunicorn.log", DEBUG="0")
     nginx = None
     try:
-        wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, timeout=120)
+        wait_for(
+            lambda: http_status(f"http://127.0.0.1:{port}/healthz?scope=web") == 200, timeout=120
+        )
         nginx = start_in_front(folder / "nginx", port)
         yield f"http://127.0.0.1:{port}", nginx
     finally:
@@ -339,7 +341,9 @@ def test_django_believes_the_scheme_nginx_forwards_from_a_trusted_proxy(
         TRUSTED_PROXIES="127.0.0.1",
     )
     try:
-        wait_for(lambda: http_status(f"http://127.0.0.1:{port}/healthz") == 200, timeout=120)
+        wait_for(
+            lambda: http_status(f"http://127.0.0.1:{port}/healthz?scope=web") == 200, timeout=120
+        )
         nginx = start_in_front(tmp_path / "nginx", port)
         try:
             # What the TLS proxy in front of nginx says, nginx passes on; without it, its own

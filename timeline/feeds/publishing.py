@@ -9,7 +9,7 @@ import datetime as dt
 import functools
 import hashlib
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -59,6 +59,10 @@ ICAL_STATUS: dict[str, str] = {
 }
 # Up to this many changed events are drawn in every language at once (see cached_pieces).
 DRAW_EVERY_LANGUAGE_UP_TO = 100
+# VEVENTs are read, rendered, cached and deflated this many at a time (see cached_pieces).
+PIECES_AT_ONCE = 500
+# A feed's new memberships are written this many at a time (see _set_members).
+MEMBERSHIPS_AT_ONCE = 5000
 # The addresses from before feeds had languages (/feeds/all.ics, /events/<slug>.ics) serve the
 # English feed: the language their subscribers have always read them in.
 BARE_LANGUAGE = languages.ENGLISH
@@ -397,58 +401,76 @@ def cached_pieces(
     events: QuerySet[Event],
     language: str,
     alarms: Alarms | None = None,
-) -> dict[int, feed_store.Piece]:
-    """Return the VEVENT in *language* of each of these events (a subset of *events*), cached
-    or rendered now, with *alarms* in those that ring them."""
+) -> Iterator[tuple[int, feed_store.Piece]]:
+    """Yield the VEVENT in *language* of each of these events (a subset of *events*), in the
+    order of *revisions*, cached or rendered now, with *alarms* in those that ring them.
+
+    A chunk of events at a time, so a feed's VEVENTs are never all in memory at once (at 50,000
+    events they are about 50 MB, and as many again deflated): the feed is assembled from them as
+    they come.
+    """
     key = render_key(language)
-    pieces: dict[int, tuple[int, bytes]] = {}
     cached = EventFragment.objects.filter(event__in=events.values("pk"), language=language)
     if len(revisions) < 5000:
         cached = cached.filter(event_id__in=list(revisions))
-    for event_id, version, body in cached.values_list("event_id", "version", "body"):
-        if event_id in revisions and version == f"{key}|{revisions[event_id]}":
-            pieces[event_id] = (revisions[event_id], bytes(body))
-    stale = [event_id for event_id in revisions if event_id not in pieces]
-    if stale and not pieces and len(stale) == events.count():
-        # Cold: render straight from the feed's own query rather than a long list of ids.
-        _render_into(pieces, events, language)
-    elif stale:
-        # A few changed events (an edit) are drawn in every language while they are loaded: the
-        # same change publishes their feeds in the other languages next, which find them cached.
-        others = tuple(code for code in languages.CODES if code != language)
-        also = others if len(stale) <= DRAW_EVERY_LANGUAGE_UP_TO else ()
-        _render_into(pieces, Event.objects.filter(pk__in=stale), language, also)
-    if alarms:
-        for event_id in alarms.events & pieces.keys():
-            revision, body = pieces[event_id]
-            pieces[event_id] = (revision, ical.with_alarms(body, alarms.block))
-    packed = feed_store.deflate_blocks([body for _revision, body in pieces.values()])
+    # Only which are current here; their bodies are read a chunk at a time below.
+    current = {
+        event_id
+        for event_id, version in cached.values_list("event_id", "version").iterator()
+        if event_id in revisions and version == f"{key}|{revisions[event_id]}"
+    }
+    # A few changed events (an edit) are drawn in every language while they are loaded: the
+    # same change publishes their feeds in the other languages next, which find them cached. A
+    # whole feed drawn afresh (nothing cached, nothing reused) is drawn in its language only.
+    also: tuple[str, ...] = ()
+    changed = len(revisions) - len(current)
+    if 0 < changed <= DRAW_EVERY_LANGUAGE_UP_TO and (current or changed != events.count()):
+        also = tuple(code for code in languages.CODES if code != language)
+    ids = list(revisions)
+    for start in range(0, len(ids), PIECES_AT_ONCE):
+        chunk = ids[start : start + PIECES_AT_ONCE]
+        bodies = _cached_bodies([pk for pk in chunk if pk in current], revisions, language, key)
+        if stale := [pk for pk in chunk if pk not in bodies]:
+            bodies.update(_render(Event.objects.filter(pk__in=stale), language, also))
+        if alarms:
+            for event_id in alarms.events.intersection(chunk):
+                bodies[event_id] = ical.with_alarms(bodies[event_id], alarms.block)
+        ordered = [bodies[pk] for pk in chunk]
+        packed = feed_store.deflate_blocks(ordered)
+        for event_id, body, deflated in zip(chunk, ordered, packed, strict=True):
+            yield event_id, (revisions[event_id], body, deflated)
+
+
+def _cached_bodies(
+    event_ids: list[int], revisions: dict[int, int], language: str, key: str
+) -> dict[int, bytes]:
+    """Return the cached VEVENTs in *language* of these events that are still current."""
+    if not event_ids:
+        return {}
+    rows = EventFragment.objects.filter(event_id__in=event_ids, language=language)
     return {
-        event_id: (revision, body, deflated)
-        for (event_id, (revision, body)), deflated in zip(pieces.items(), packed, strict=True)
-        if event_id in revisions
+        event_id: bytes(body)
+        for event_id, version, body in rows.values_list("event_id", "version", "body")
+        # Checked again: another publish may have redrawn it since.
+        if version == f"{key}|{revisions[event_id]}"
     }
 
 
-def _render_into(
-    pieces: dict[int, tuple[int, bytes]],
-    events: QuerySet[Event],
-    language: str,
-    also: tuple[str, ...] = (),
-) -> None:
-    """Render *events* in *language* into *pieces* (id -> (revision, body)) and cache them,
-    drawn in the languages *also* too."""
+def _render(events: QuerySet[Event], language: str, also: tuple[str, ...] = ()) -> dict[int, bytes]:
+    """Render *events* (a chunk) in *language*, cache them, drawn in the languages *also* too,
+    and return their VEVENTs in *language* by event id."""
     keys = {code: render_key(code) for code in (language, *also)}
+    bodies: dict[int, bytes] = {}
     rendered = []
     chosen = events.select_related("place", "part_of").prefetch_related(
         "topics", sources_official_first()
     )
-    for event in chosen.iterator(chunk_size=2000):
+    for event in chosen:
         for code, key in keys.items():
             with translation.override(code):
                 body = ical.render_event(_calendar_event(event, code))
             if code == language:
-                pieces[event.pk] = (event.revision, body)
+                bodies[event.pk] = body
             rendered.append(
                 EventFragment(
                     event_id=event.pk, language=code, version=f"{key}|{event.revision}", body=body
@@ -456,11 +478,12 @@ def _render_into(
             )
     EventFragment.objects.bulk_create(
         rendered,
-        batch_size=2000,
+        batch_size=PIECES_AT_ONCE,
         update_conflicts=True,
         unique_fields=["event", "language"],
         update_fields=["version", "body"],
     )
+    return bodies
 
 
 def feed_meta(feed_spec: FeedSpec, zones: dict[str, tuple[dt.date, dt.date]]) -> ical.CalendarMeta:
@@ -622,14 +645,23 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
         key_of_pieces = pieces_key(feed_spec)
         if previous and previous.render_key != key_of_pieces:
             previous = None
-        pieces = previous.current_pieces(revisions) if previous else {}
-        missing = {pk: revision for pk, revision in revisions.items() if pk not in pieces}
+        reused = previous.current_pieces(revisions) if previous else {}
+        missing = (
+            {pk: revision for pk, revision in revisions.items() if pk not in reused}
+            if reused
+            else revisions
+        )
         alarms = alarms_for(feed_spec, missing, events)
-        pieces.update(cached_pieces(missing, events, language, alarms))
+        fresh = cached_pieces(missing, events, language, alarms)
         head = ical.render_head(feed_meta(feed_spec, zone_spans(events)))
+        # Assembled as the new pieces are drawn, chunk by chunk (see cached_pieces).
+        pieces = _in_order(revisions, reused, fresh)
         assembled = feed_store.assemble(key_of_pieces, head, revisions, pieces)
         moment = timezone.now().replace(microsecond=0)
         old_ids = previous.event_ids if previous else None
+        if previous:
+            # Not to hold the old feed's bytes as well as the new ones while these are stored.
+            previous.close()
         if feed is None:
             feed = Feed(key=key, etag="")
         if feed.etag != assembled.etag or not previous:
@@ -650,14 +682,36 @@ def publish(key: str, now: dt.datetime | None = None) -> Feed | None:
     return feed
 
 
+def _in_order(
+    revisions: dict[int, int],
+    reused: Mapping[int, feed_store.Piece],
+    fresh: Iterator[tuple[int, feed_store.Piece]],
+) -> Iterator[feed_store.Piece]:
+    """Yield the piece of each event of *revisions* in order: reused, or the next fresh one."""
+    for event_id in revisions:
+        if event_id in reused:
+            yield reused[event_id]
+            continue
+        drawn, piece = next(fresh)
+        if drawn != event_id:
+            raise RuntimeError(f"event {drawn} came where {event_id} belongs")
+        yield piece
+
+
 def _set_members(feed: Feed, wanted: set[int], current: set[int] | None) -> None:
     if current is None:
         current = set(FeedMembership.objects.filter(feed=feed).values_list("event_id", flat=True))
     if gone := current - wanted:
         FeedMembership.objects.filter(feed=feed, event_id__in=gone).delete()
-    if new := wanted - current:
+    new = sorted(wanted - current)
+    # A slice at a time: a model instance each for a 50,000-event feed would be ~20 MB at once.
+    for start in range(0, len(new), MEMBERSHIPS_AT_ONCE):
         FeedMembership.objects.bulk_create(
-            [FeedMembership(feed=feed, event_id=pk) for pk in new], ignore_conflicts=True
+            [
+                FeedMembership(feed=feed, event_id=pk)
+                for pk in new[start : start + MEMBERSHIPS_AT_ONCE]
+            ],
+            ignore_conflicts=True,
         )
 
 

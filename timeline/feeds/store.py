@@ -8,10 +8,13 @@ reuses every unchanged VEVENT straight from the previous bytes.
 """
 
 import hashlib
+import io
 import json
 import zlib
 from array import array
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import cast
 
 from django.core.files.base import ContentFile
@@ -61,32 +64,44 @@ def etag_of(body: bytes) -> str:
 
 
 def assemble(
-    render_key: str, head: bytes, revisions: dict[int, int], pieces: dict[int, Piece]
+    render_key: str, head: bytes, revisions: dict[int, int], pieces: Iterable[Piece]
 ) -> Assembled:
-    """Join a head and the pieces of the events (in the order of *revisions*) into a feed.
+    """Join a head and the pieces of the events (one each, in the order of *revisions*) into a
+    feed.
 
     Return its bytes, its gzip form, its manifest and its ETag. A piece is fully determined by
     its event, revision and render key, so the ETag is a digest of the head and the manifest:
-    the same digest always means the same bytes, without hashing megabytes.
+    the same digest always means the same bytes, without hashing megabytes. The pieces are
+    written out as they come, so they need not all be in memory at once, and each of the
+    feed's two forms is built in one growing buffer rather than joined from a list (which would
+    hold it twice).
     """
-    ordered = [pieces[event_id] for event_id in revisions]
-    body = b"".join([head, *(piece[1] for piece in ordered), END_CALENDAR])
     deflated_head = deflate_block(head)
-    deflated = b"".join(
-        [deflated_head, *(piece[2] for piece in ordered), DEFLATED_END, FINAL_BLOCK]
-    )
-    trailer = zlib.crc32(body).to_bytes(4, "little") + (len(body) & 0xFFFFFFFF).to_bytes(
-        4, "little"
-    )
-    columns = array("q", bytes(8 * len(COLUMNS) * len(ordered)))
+    body, gzipped = io.BytesIO(head), io.BytesIO(GZIP_HEADER + deflated_head)
+    body.seek(0, io.SEEK_END)
+    gzipped.seek(0, io.SEEK_END)
+    lengths, gzip_lengths = array("q"), array("q")
+    for _revision, text, deflated in pieces:
+        body.write(text)
+        gzipped.write(deflated)
+        lengths.append(len(text))
+        gzip_lengths.append(len(deflated))
+    if len(lengths) != len(revisions):
+        raise ValueError(f"{len(lengths)} pieces for {len(revisions)} events")
+    body.write(END_CALENDAR)
+    data = body.getvalue()  # the buffer itself, not a copy
+    gzipped.write(DEFLATED_END + FINAL_BLOCK)
+    gzipped.write(zlib.crc32(data).to_bytes(4, "little"))
+    gzipped.write((len(data) & 0xFFFFFFFF).to_bytes(4, "little"))
+    columns = array("q", bytes(8 * len(COLUMNS) * len(lengths)))
     columns[0::4] = array("q", revisions.keys())
     columns[1::4] = array("q", revisions.values())
-    columns[2::4] = array("q", [len(piece[1]) for piece in ordered])
-    columns[3::4] = array("q", [len(piece[2]) for piece in ordered])
+    columns[2::4] = lengths
+    columns[3::4] = gzip_lengths
     header = {"render_key": render_key, "head": len(head), "gzip_head": len(deflated_head)}
     manifest = json.dumps(header).encode() + b"\n" + columns.tobytes()
     digest = hashlib.sha256(head + manifest).hexdigest()[:40]
-    return Assembled(body, GZIP_HEADER + deflated + trailer, manifest, f'"{digest}"')
+    return Assembled(data, gzipped.getvalue(), manifest, f'"{digest}"')
 
 
 class Previous:
@@ -101,29 +116,60 @@ class Previous:
         self._columns = columns
         self._body = memoryview(body)
         self._gzip = memoryview(gzipped)
-        self._head = header["head"]
-        self._gzip_head = len(GZIP_HEADER) + header["gzip_head"]
+        gzip_head = len(GZIP_HEADER) + header["gzip_head"]
+        # Where each piece starts, and the last one ends.
+        self._offsets = array("q", accumulate(columns[2::4], initial=header["head"]))
+        self._gzip_offsets = array("q", accumulate(columns[3::4], initial=gzip_head))
 
     @property
     def event_ids(self) -> set[int]:
         return set(self._columns[:: len(COLUMNS)])
 
-    def current_pieces(self, revisions: dict[int, int]) -> dict[int, Piece]:
+    def current_pieces(self, revisions: dict[int, int]) -> "StoredPieces":
         """Return the stored pieces of the events still at the given revisions."""
-        pieces: dict[int, Piece] = {}
-        body, gzipped, columns = self._body, self._gzip, self._columns
-        offset, gzip_offset = self._head, self._gzip_head
-        for start in range(0, len(columns), len(COLUMNS)):
-            event_id, revision, length, gzip_length = columns[start : start + 4]
-            if revisions.get(event_id) == revision:
-                pieces[event_id] = (
-                    revision,
-                    body[offset : offset + length],
-                    gzipped[gzip_offset : gzip_offset + gzip_length],
-                )
-            offset += length
-            gzip_offset += gzip_length
-        return pieces
+        ids, stored = self._columns[0::4], self._columns[1::4]
+        rows = {
+            event_id: row
+            for row, (event_id, revision) in enumerate(zip(ids, stored, strict=True))
+            if revisions.get(event_id) == revision
+        }
+        return StoredPieces(self, rows)
+
+    def close(self) -> None:
+        """Let go of the stored bytes (the pieces are assembled); the event ids stay known."""
+        self._body = self._gzip = memoryview(b"")
+
+    def piece(self, row: int) -> Piece:
+        """Return the piece in the given row of the manifest."""
+        offsets, gzip_offsets = self._offsets, self._gzip_offsets
+        return (
+            self._columns[row * len(COLUMNS) + 1],
+            self._body[offsets[row] : offsets[row + 1]],
+            self._gzip[gzip_offsets[row] : gzip_offsets[row + 1]],
+        )
+
+
+class StoredPieces(Mapping[int, Piece]):
+    """The current pieces of a previous version by event id, each sliced out when it is read.
+
+    Rather than all at once: two slices per event are about 20 MB at 50,000 events.
+    """
+
+    def __init__(self, previous: Previous, rows: dict[int, int]) -> None:
+        self._previous = previous
+        self._rows = rows
+
+    def __getitem__(self, event_id: int) -> Piece:
+        return self._previous.piece(self._rows[event_id])
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self._rows
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def load_previous(names: tuple[str, str, str]) -> Previous | None:
