@@ -38,7 +38,7 @@ ROWS = {
     " payload::text FROM timeline_notification",
     "feeds": "SELECT key, etag, size, last_modified FROM timeline_feed",
     # Published feeds are stored in the database (FEED_STORAGE's default): body, gzip, manifest.
-    "feed files": "SELECT f.key, s.name, s.size, md5(s.content) FROM timeline_feed f"
+    "feed files": "SELECT f.key, s.name, s.part, s.size, md5(s.content) FROM timeline_feed f"
     " JOIN timeline_storedfile s ON s.name IN (f.body_name, f.gzip_name, f.manifest_name)",
 }
 EVERY_TABLE = (

@@ -99,13 +99,16 @@ def test_bytes_go_to_and_from_postgresql_unchanged_in_binary():
 
     assert StoredFile._meta.db_table == "timeline_storedfile"  # as db_storage's SQL names it
     storage = DatabaseStorage()
-    every_byte = bytes(range(256)) * 1000
+    every_byte = bytes(range(256)) * 10_000  # 2.5 MB: three parts
     name = storage.save("feeds/test/every-byte.bin", ContentFile(every_byte))
+    assert StoredFile.objects.filter(name=name).count() == 3
     assert storage.open(name).read() == every_byte
     assert storage.size(name) == len(every_byte)
+    empty = storage.save("feeds/test/empty.bin", ContentFile(b""))
+    assert storage.open(empty).read() == b"" and storage.size(empty) == 0
     # The same name written by a second publisher between its check and its write (save()
     # renames a name it sees taken; a race passes that check): kept once, nothing raised.
     assert storage._save(name, ContentFile(every_byte)) == name
-    assert StoredFile.objects.filter(name=name).count() == 1
+    assert StoredFile.objects.filter(name=name).count() == 3
     storage.delete(name)
     assert not storage.exists(name)

@@ -3,44 +3,54 @@
 The default home of published feeds (settings.FEED_STORAGE): the database is the one thing every
 host already shares, a feed's bytes commit in the same transaction as its Feed row (no host ever
 sees validators whose bytes are not there yet), and a pg_dump backs them up with the record.
+
+A file is kept as parts of at most PART_BYTES, one row each, written and read one at a time, and
+on PostgreSQL in binary: Django's psycopg cursors bind values on the client, which sends a bytea
+as hex text, and a 46 MB feed in one value cost several times its size in the worker's memory
+(client-side text, and libpq's buffers grown to the whole value).
 """
 
+import io
 from typing import IO, Any
 
 import psycopg
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from ..models import StoredFile
 
+PART_BYTES = 1024 * 1024
+
 
 @deconstructible
 class DatabaseStorage(Storage):
-    """Store each file as one row (StoredFile): name, bytes, size."""
+    """Store each file as rows of StoredFile: name, part number, bytes."""
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
         if "w" in mode or "a" in mode:
             raise ValueError("files in the database are written with save(), not opened to write")
-        content = _read_binary(name) if connection.vendor == "postgresql" else _read_orm(name)
-        if content is None:
+        content = io.BytesIO()
+        part = 0
+        while (chunk := _read_part(name, part)) is not None:
+            content.write(chunk)
+            part += 1
+        if part == 0:
             raise FileNotFoundError(name)
-        return ContentFile(content, name=name)
+        # getvalue() hands over the buffer without a copy once nothing else refers to it.
+        return ContentFile(content.getvalue(), name=name)
 
     def _save(self, name: str, content: IO[Any]) -> str:
         data = content.read()
         if isinstance(data, str):
             data = data.encode()
-        # Names are digests of their content: a row of this name, written meanwhile by another
-        # publisher, holds these very bytes.
-        if connection.vendor == "postgresql":
-            _insert_binary(name, data)
-        else:
-            StoredFile.objects.bulk_create(
-                [StoredFile(name=name, content=data, size=len(data))], ignore_conflicts=True
-            )
+        view = memoryview(data)
+        now = timezone.now()
+        for part, start in enumerate(range(0, max(len(view), 1), PART_BYTES)):
+            _write_part(name, part, view[start : start + PART_BYTES], now)
         return name
 
     def exists(self, name: str) -> bool:
@@ -50,7 +60,7 @@ class DatabaseStorage(Storage):
         StoredFile.objects.filter(name=name).delete()
 
     def size(self, name: str) -> int:
-        size = StoredFile.objects.filter(name=name).values_list("size", flat=True).first()
+        size = StoredFile.objects.filter(name=name).aggregate(total=Sum("size"))["total"]
         if size is None:
             raise FileNotFoundError(name)
         return int(size)
@@ -60,7 +70,11 @@ class DatabaseStorage(Storage):
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         prefix = path.rstrip("/") + "/" if path else ""
-        names = StoredFile.objects.filter(name__startswith=prefix).values_list("name", flat=True)
+        names = (
+            StoredFile.objects.filter(name__startswith=prefix, part=0)
+            .values_list("name", flat=True)
+            .distinct()
+        )
         folders, files = set(), []
         for name in names:
             first, slash, _rest = name[len(prefix) :].partition("/")
@@ -71,38 +85,43 @@ class DatabaseStorage(Storage):
         return sorted(folders), sorted(files)
 
 
-# Django's psycopg cursors bind values on the client, which sends a bytea as hex text and reads
-# one back the same way: a feed of 50,000 events (46 MB) then cost several times its size in
-# memory. On PostgreSQL the bytes go both ways in binary, through a plain psycopg cursor on
-# Django's own connection (so in the same transaction as the feed's row).
-# The table is StoredFile's (tests/test_feed_storage.py checks the name).
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
 
 
 def _raw_cursor() -> Any:
+    """Return a plain psycopg cursor (server-side binding) on Django's connection."""
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
 
-def _insert_binary(name: str, data: bytes) -> None:
+def _write_part(name: str, part: int, data: memoryview, now: Any) -> None:
+    # Names are digests of their content: a part of this name, written meanwhile by another
+    # publisher, holds these very bytes.
+    if not _postgresql():
+        StoredFile.objects.bulk_create(
+            [StoredFile(name=name, part=part, content=bytes(data), size=len(data))],
+            ignore_conflicts=True,
+        )
+        return
     with _raw_cursor() as cursor:
         cursor.execute(
-            "INSERT INTO timeline_storedfile (name, content, size, created_at) "
-            "VALUES (%s, %b, %s, %s) ON CONFLICT (name) DO NOTHING",
-            [name, data, len(data), timezone.now()],
+            "INSERT INTO timeline_storedfile (name, part, content, size, created_at) "
+            "VALUES (%s, %s, %b, %s, %s) ON CONFLICT (name, part) DO NOTHING",
+            [name, part, data, len(data), now],
         )
 
 
-def _read_binary(name: str) -> bytes | None:
+def _read_part(name: str, part: int) -> bytes | None:
+    if not _postgresql():
+        rows = StoredFile.objects.filter(name=name, part=part).values_list("content", flat=True)
+        content = rows.first()
+        return None if content is None else bytes(content)
     with _raw_cursor() as cursor:
         cursor.execute(
-            "SELECT content FROM timeline_storedfile WHERE name = %s",
-            [name],
+            "SELECT content FROM timeline_storedfile WHERE name = %s AND part = %s",
+            [name, part],
             binary=True,
         )
         row = cursor.fetchone()
     return None if row is None else bytes(row[0])
-
-
-def _read_orm(name: str) -> bytes | None:
-    content = StoredFile.objects.filter(name=name).values_list("content", flat=True).first()
-    return None if content is None else bytes(content)

@@ -78,9 +78,11 @@ class Feed(models.Model):
 
 
 class StoredFile(models.Model):
-    """A file kept in the database (the feeds' storage by default: timeline.feeds.db_storage)."""
+    """One part of a file kept in the database (the feeds' storage by default:
+    timeline.feeds.db_storage): a file is its parts' bytes in order."""
 
-    name = models.CharField(_("name"), max_length=300, unique=True)
+    name = models.CharField(_("name"), max_length=300)
+    part = models.PositiveIntegerField(_("part"), default=0)
     content = models.BinaryField(_("content"))
     size = models.PositiveBigIntegerField(_("size"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -88,9 +90,12 @@ class StoredFile(models.Model):
     class Meta:
         verbose_name = _("stored file")
         verbose_name_plural = _("stored files")
+        constraints = [
+            models.UniqueConstraint(fields=["name", "part"], name="one_stored_file_part")
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} [{self.part}]"
 
 
 class FeedMembership(models.Model):
