@@ -19,7 +19,15 @@ from django.urls import reverse
 from timeline import tasks
 from timeline.feeds import ical
 from timeline.feeds import publishing as feeds
-from timeline.models import EventFragment, Feed, PrivateFeed, Subscriber, Subscription, hash_token
+from timeline.models import (
+    EventFragment,
+    Feed,
+    PrivateFeed,
+    StoredFile,
+    Subscriber,
+    Subscription,
+    hash_token,
+)
 from timeline.notifications import links, services
 
 from .factories import (
@@ -524,9 +532,10 @@ def test_publishing_queries_do_not_grow_with_followed_events(client):
             Subscription.objects.create(subscriber=subscriber, event=event)
 
     def queries_to_publish(key: str, cold: bool) -> int:
-        if cold:  # nothing to reuse: every VEVENT drawn
+        if cold:  # nothing to reuse: every VEVENT drawn, every file stored
             Feed.objects.all().delete()
             EventFragment.objects.all().delete()
+            StoredFile.objects.all().delete()
         with CaptureQueriesContext(connection) as context:
             feeds.publish(key)
         return len(context.captured_queries)
