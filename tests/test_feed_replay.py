@@ -6,7 +6,7 @@ import pytest
 from django.core.wsgi import get_wsgi_application
 
 import config.wsgi
-from timeline.feeds import publishing
+from timeline.feeds import publishing, replay, served
 from timeline.feeds.replay import FeedReplayMiddleware
 
 from .factories import EventFactory, PrivateFeedFactory, TopicFactory
@@ -154,3 +154,19 @@ def test_each_host_and_scheme_gets_its_own_answer(app, django_app, events, setti
     status, _headers, _body = call(app, host="attacker.example")
     assert status.startswith("400")
     assert django_app.calls == 2
+
+
+def test_replay_resumes_after_its_answers_age_out(app, django_app, events, monkeypatch):
+    """Kept answers are trusted for served.MAX_AGE_SECONDS; the next answer Django gives after
+    that is kept again, so a long-running process goes on replaying."""
+    clock = [1000.0]
+    monkeypatch.setattr(replay.time, "monotonic", lambda: clock[0])
+    etag = dict(call(app)[1])["ETag"]
+    call(app, if_none_match=etag)
+    assert django_app.calls == 2
+    for _hour in range(3):
+        clock[0] += served.MAX_AGE_SECONDS + 1
+        first = call(app), call(app, if_none_match=etag)
+        calls = django_app.calls
+        assert [call(app), call(app, if_none_match=etag)] == list(first)
+        assert django_app.calls == calls

@@ -71,6 +71,11 @@ def variant(environ: dict[str, Any]) -> tuple[str, ...] | None:
     )
 
 
+def _is_current(entry: _Entry, current: str) -> bool:
+    """Return whether *entry* may still be replayed under the stamp *current*."""
+    return entry.stamp == current and time.monotonic() - entry.read_at < served.MAX_AGE_SECONDS
+
+
 def forget() -> None:
     """Drop every kept answer of this process."""
     with _lock:
@@ -89,12 +94,7 @@ class FeedReplayMiddleware:
             return self.app(environ, start_response)
         current = stamp.current()
         entry = _entries.get(key)
-        if (
-            current is not None
-            and entry is not None
-            and entry.stamp == current
-            and time.monotonic() - entry.read_at < served.MAX_AGE_SECONDS
-        ):
+        if current is not None and entry is not None and _is_current(entry, current):
             answer = self._choose(environ, entry)
             if answer is not None:
                 try:
@@ -162,7 +162,8 @@ class FeedReplayMiddleware:
         answer = _Answer(status, headers, etag, feed, gzipped)
         with _lock:
             entry = _entries.get(key)
-            if entry is None or entry.stamp != current:
+            # An aged-out entry is started afresh: else the process would stop replaying.
+            if entry is None or not _is_current(entry, current):
                 if len(_entries) >= MAX_ENTRIES:
                     _entries.clear()
                 entry = _entries[key] = _Entry(current, time.monotonic())
