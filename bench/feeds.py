@@ -67,9 +67,18 @@ def in_each(field: str, texts: dict[str, str], **values: object) -> dict[str, st
     return {f"{field}_{code}": texts[code].format(**values) for code in LANGUAGES}
 
 
-def populate(count: int, first_day: dt.date = dt.date(2026, 1, 1)) -> None:
+def populate(
+    count: int,
+    first_day: dt.date = dt.date(2026, 1, 1),
+    *,
+    now: dt.datetime = dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    topic_every: int = 1,
+    cancelled_every: int | None = 17,
+    with_sources: bool = True,
+) -> None:
     """Replace the events with *count* generated ones (bulk, with UTC times computed), one a day
-    from *first_day* over 900 days, then again."""
+    from *first_day* over 900 days, then again: every *topic_every*-th under the topic "energy",
+    every *cancelled_every*-th cancelled, each with a source if *with_sources*."""
     Event.objects.all().delete()
     places = [
         Place.objects.get_or_create(
@@ -88,7 +97,6 @@ def populate(count: int, first_day: dt.date = dt.date(2026, 1, 1)) -> None:
         slug="energy",
         defaults={"name_kk": "Энергетика", "name_ru": "Энергетика", "name_en": "Energy"},
     )
-    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     events = []
     for number in range(count):
         place = places[number % len(places)]
@@ -104,7 +112,11 @@ def populate(count: int, first_day: dt.date = dt.date(2026, 1, 1)) -> None:
                 **in_each("summary", SUMMARIES),
                 **in_each("description", DESCRIPTIONS),
                 kind=Event.Kind.MEETING,
-                status=Event.Status.CANCELLED if number % 17 == 0 else Event.Status.CONFIRMED,
+                status=(
+                    Event.Status.CANCELLED
+                    if cancelled_every and number % cancelled_every == 0
+                    else Event.Status.CONFIRMED
+                ),
                 published=True,
                 precision=precision,
                 start_date=day,
@@ -119,10 +131,13 @@ def populate(count: int, first_day: dt.date = dt.date(2026, 1, 1)) -> None:
             )
         )
     Event.objects.bulk_create(events, batch_size=2000)
+    chosen = Event.objects.order_by("pk").values_list("pk", flat=True)[::topic_every]
     Topic.events.through.objects.bulk_create(
-        [Topic.events.through(event_id=e.pk, topic_id=topic.pk) for e in Event.objects.all()],
+        [Topic.events.through(event_id=pk, topic_id=topic.pk) for pk in chosen],
         batch_size=5000,
     )
+    if not with_sources:
+        return
     Source.objects.bulk_create(
         [
             Source(

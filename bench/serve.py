@@ -55,9 +55,8 @@ from tests.processes import (  # noqa: E402
     stop,
     wait_for,
 )
-from timeline import timing  # noqa: E402
 from timeline.feeds import publishing  # noqa: E402
-from timeline.models import Event, Feed, Place, Topic  # noqa: E402
+from timeline.models import Feed  # noqa: E402
 
 WRK = os.environ.get("WRK_PATH", "/usr/bin/wrk")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -108,62 +107,18 @@ class Case:
 
 # --- the data ----------------------------------------------------------------------------------
 def populate() -> None:
-    """Create the generated events (as `make bench` does), 200 of them under the topic."""
+    """Create the generated events (as `make bench` does), 200 of them under the topic, all
+    upcoming (inside the feeds' window) and confirmed."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from feeds import DESCRIPTIONS, LANGUAGES, PLACES, SUMMARIES, TITLES, ZONES
+    from feeds import populate as populate_generated
 
-    def in_each(field: str, texts: dict[str, str], **values: object) -> dict[str, str]:
-        return {f"{field}_{code}": texts[code].format(**values) for code in LANGUAGES}
-
-    places = [
-        Place.objects.create(
-            slug=f"bench-{i}",
-            **in_each("name", PLACES, i=i),
-            country="KZ",
-            timezone=zone,
-            latitude=43.2 + i,
-            longitude=76.9 + i,
-        )
-        for i, zone in enumerate(ZONES)
-    ]
-    topic = Topic.objects.create(
-        slug="energy", name_kk="Энергетика", name_ru="Энергетика", name_en="Energy"
-    )
-    now = dt.datetime.now(dt.UTC)
-    first_day = now.date() + dt.timedelta(days=1)  # inside the feeds' window, every one
-    events = []
-    for number in range(ALL_EVENTS):
-        place = places[number % len(places)]
-        day = first_day + dt.timedelta(days=number % 900)
-        all_day = number % 3 == 0
-        precision = timing.DAY if all_day else timing.MINUTE
-        start_time = None if all_day else dt.time(9 + number % 8, 30)
-        span = timing.utc_span(precision, place.timezone, day, start_time)
-        events.append(
-            Event(
-                slug=f"bench-event-{number}",
-                **in_each("title", TITLES, n=number),
-                **in_each("summary", SUMMARIES),
-                **in_each("description", DESCRIPTIONS),
-                kind=Event.Kind.MEETING,
-                status=Event.Status.CONFIRMED,
-                published=True,
-                precision=precision,
-                start_date=day,
-                start_time=start_time,
-                place=place,
-                countries="KZ,RU",
-                start_utc=span.start,
-                end_utc=span.end,
-                zone=place.timezone,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-    Event.objects.bulk_create(events, batch_size=2000)
-    chosen = Event.objects.order_by("pk").values_list("pk", flat=True)[::50][:TOPIC_EVENTS]
-    Topic.events.through.objects.bulk_create(
-        [Topic.events.through(event_id=pk, topic_id=topic.pk) for pk in chosen]
+    populate_generated(
+        ALL_EVENTS,
+        first_day=dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1),
+        now=dt.datetime.now(dt.UTC),
+        topic_every=ALL_EVENTS // TOPIC_EVENTS,
+        cancelled_every=None,
+        with_sources=False,
     )
 
 
